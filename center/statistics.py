@@ -1,0 +1,69 @@
+"""Streaming per-role statistics of utilities: they merge exactly by addition.
+
+A role's sample is pooled over its agents (all buyers are symmetric in trade).  Per role we
+keep five sums — count, losses, Σx, Σx⁺, Σx⁻ — from which follow the loss probability, the
+expected utility and the participation threshold λ* = E[x⁺] / E[x⁻] (agents/preferences.py).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+ROLES = ("holder", "buyer", "center")
+FIELDS = ("count", "losses", "total", "positive", "negative")
+
+
+def role_samples(utility: np.ndarray, revenue: np.ndarray, holder: int,
+                 groups=None) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Weighted samples (x, w) per role, in ROLES order: holder, the other agents, revenue.
+
+    ``groups`` — pairs (column per profile (R,), weight) — lists columns whose utilities stand
+    for ``weight`` agents each: in trade every buyer but the highest gets the same utility under
+    Groves mechanisms, so two columns per profile carry all n − 1 buyers.
+    """
+    ones = np.ones(len(revenue))
+    if groups is None:
+        others = np.delete(utility, holder, axis=1).ravel()
+        pooled = (others, np.ones(others.size))
+    else:
+        rows = np.arange(len(revenue))
+        pooled = (np.concatenate([utility[rows, col] for col, _ in groups]),
+                  np.concatenate([np.full(len(rows), float(w)) for _, w in groups]))
+    return [(utility[:, holder], ones), pooled, (revenue, ones)]
+
+
+def summarise(x: np.ndarray, w: np.ndarray, tolerance: float) -> np.ndarray:
+    """The five sums of one role's weighted sample, shape (5,)."""
+    return np.array([w.sum(), w @ (x < -tolerance), w @ x,
+                     w @ np.maximum(x, 0.0), w @ np.maximum(-x, 0.0)])
+
+
+def role_table(utility: np.ndarray, revenue: np.ndarray, holder: int,
+               tolerance: float, groups=None) -> np.ndarray:
+    """Sums for every role, shape (3, 5) in ROLES × FIELDS order."""
+    return np.stack([summarise(x, w, tolerance)
+                     for x, w in role_samples(utility, revenue, holder, groups)])
+
+
+def finish(table: np.ndarray, profiles: int) -> list[dict]:
+    """Turn merged sums (3, 5) into one result dict per role.
+
+    The standard error is the binomial one of a single agent's loss probability over
+    ``profiles`` draws; the pooled buyer estimate is at least that precise.
+    """
+    rows = []
+    for role, (count, losses, total, positive, negative) in zip(ROLES, table):
+        p = losses / count
+        rows.append({
+            "role": role,
+            "loss_probability": p,
+            "loss_probability_se": float(np.sqrt(p * (1.0 - p) / profiles)),
+            "expected_utility": total / count,
+            "lambda_star": threshold(positive, negative),
+        })
+    return rows
+
+
+def threshold(positive: float, negative: float) -> float:
+    """λ* = Σx⁺ / Σx⁻, infinite when no loss ever happens."""
+    return float(positive / negative) if negative > 0 else float("inf")

@@ -1,0 +1,83 @@
+"""Figures as PNG: the paper's Figures 1 and 2, and participation over rounds."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from agents.population import PUBLISHED  # noqa: E402
+
+REFERENCES = {  # label -> λ, drawn on Figure 2
+    "Tversky & Kahneman 1992 (2.25)": PUBLISHED["tversky_kahneman_1992"],
+    "Brown et al. 2024 (1.955)": PUBLISHED["brown_et_al_2024"],
+    "Walasek et al. 2024 (1.31)": PUBLISHED["walasek_et_al_2024"],
+}
+
+
+def figure1(summary: pd.DataFrame, path: Path) -> None:
+    """Loss probability against n, per mechanism, for each role."""
+    roles = ["holder", "buyer", "center"]
+    fig, axes = plt.subplots(1, 3, figsize=(13, 4), sharey=True)
+    for ax, role in zip(axes, roles):
+        part = summary[summary.role == role]
+        for mech, g in part.groupby("mechanism", sort=False):
+            ax.plot(g.n, g.loss_probability, marker="o", ms=3, label=mech)
+        ax.set_title(f"{role}" + (" (deficit)" if role == "center" else ""))
+        ax.set_xlabel("number of agents n")
+        ax.grid(alpha=0.3)
+    axes[0].set_ylabel("probability of a loss")
+    axes[-1].legend(fontsize=8)
+    fig.suptitle("Figure 1: loss probability, uniform values trade")
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def figure2(summary: pd.DataFrame, path: Path) -> None:
+    """Smallest λ* over all roles against n, per mechanism, with published estimates."""
+    worst = summary.groupby(["mechanism", "n"], sort=False).lambda_star.min().reset_index()
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    finite = worst.lambda_star[np.isfinite(worst.lambda_star)]
+    top = max(4.0, float(finite.max()) * 1.1) if len(finite) else 4.0
+    for mech, g in worst.groupby("mechanism", sort=False):
+        ax.plot(g.n, np.minimum(g.lambda_star, top), marker="o", ms=3, label=mech)
+    for (label, lam), style in zip(REFERENCES.items(), ("--", ":", "-.")):
+        ax.axhline(lam, color="grey", ls=style, lw=1, label=label)
+    ax.set_ylim(0, top)
+    ax.set_xlabel("number of agents n")
+    ax.set_ylabel("largest λ at which every role joins (min λ*)")
+    ax.set_title("Figure 2: participation threshold, uniform values trade")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=7, ncol=2)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def participation_figure(rounds: pd.DataFrame, agents: int, path: Path) -> None:
+    """Participation rate and efficiency over rounds: mean and 5–95% band across replicates."""
+    frame = rounds.assign(
+        participation=rounds.participants / agents,
+        efficiency=np.where(rounds.first_best_welfare > 0,
+                            rounds.welfare / rounds.first_best_welfare.where(rounds.first_best_welfare > 0), np.nan))
+    fig, axes = plt.subplots(1, 2, figsize=(12, 4))
+    for ax, column in zip(axes, ("participation", "efficiency")):
+        for mech, g in frame.groupby("mechanism", sort=False):
+            by_round = g.groupby("round")[column]
+            mean = by_round.mean()
+            ax.plot(mean.index, mean.values, label=mech)
+            ax.fill_between(mean.index, by_round.quantile(0.05), by_round.quantile(0.95), alpha=0.2)
+        ax.set_xlabel("round")
+        ax.set_ylabel(column)
+        ax.set_ylim(-0.02, 1.02)
+        ax.grid(alpha=0.3)
+    axes[0].legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)

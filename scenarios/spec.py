@@ -1,0 +1,311 @@
+"""Scenario files (TOML): schema, validation, frozen specs.
+
+A scenario is data, never code.  ``load`` reads and validates a file once; every error names
+the file, the field, what was wrong and what is allowed (``SpecError``).  Inner code trusts
+the frozen spec it gets.
+"""
+
+from __future__ import annotations
+
+import math
+import tomllib
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from center.mechanisms import FIXED, M3, MECHANISM_NAMES, TUNED
+from center.priors import PRIOR_FAMILIES, TruncatedNormal, Uniform
+
+KINDS = ("study", "simulation")
+BACKENDS = ("ray", "serial")
+LAMBDA_DISTRIBUTIONS = ("fixed", "lognormal", "list")
+
+
+class SpecError(ValueError):
+    """A scenario that cannot be run; the message is one line meant for the user."""
+
+    def __init__(self, path, field_name: str, message: str) -> None:
+        self.path, self.field, self.message = str(path), field_name, message
+        where = f"field '{field_name}': " if field_name else ""
+        super().__init__(f"{self.path}: {where}{message}")
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    backend: str = "ray"
+    workers: int | None = None
+    address: str | None = None
+
+
+@dataclass(frozen=True)
+class StudySpec:
+    sizes: tuple[int, ...]
+    mechanisms: tuple
+    profiles: int
+    chunk_profiles: int = 16384
+
+
+@dataclass(frozen=True)
+class SimulationSpec:
+    agents: int
+    lambdas: dict = field(hash=False)
+    center_lambda: float
+    mechanisms: tuple
+    rounds: int
+    replicates: int
+    threshold_profiles: int = 200_000
+
+
+@dataclass(frozen=True)
+class Scenario:
+    path: str
+    text: str
+    name: str
+    kind: str
+    seed: int
+    description: str
+    holder_prior: Uniform | TruncatedNormal
+    buyer_prior: Uniform | TruncatedNormal
+    run: RunSpec
+    study: StudySpec | None = None
+    simulation: SimulationSpec | None = None
+
+    def with_overrides(self, **changes) -> "Scenario":
+        """A copy with command-line overrides (profiles, replicates, seed, backend, ...)."""
+        out = self
+        if changes.get("seed") is not None:
+            out = replace(out, seed=_check_int(self.path, "--seed", changes["seed"], 0))
+        run = {k: changes[k] for k in ("backend", "workers", "address") if changes.get(k) is not None}
+        if run:
+            if "backend" in run and run["backend"] not in BACKENDS:
+                raise SpecError(self.path, "--backend", _choice(run["backend"], BACKENDS))
+            if "workers" in run:
+                _check_int(self.path, "--workers", run["workers"], 1)
+            out = replace(out, run=replace(out.run, **run))
+        if changes.get("profiles") is not None:
+            n = _check_int(self.path, "--profiles", changes["profiles"], 1)
+            if out.study is not None:
+                out = replace(out, study=replace(out.study, profiles=n))
+            else:
+                out = replace(out, simulation=replace(out.simulation, threshold_profiles=n))
+        if changes.get("replicates") is not None:
+            n = _check_int(self.path, "--replicates", changes["replicates"], 1)
+            if out.simulation is None:
+                raise SpecError(self.path, "--replicates", "only a simulation scenario has replicates")
+            out = replace(out, simulation=replace(out.simulation, replicates=n))
+        return out
+
+
+def load(path) -> Scenario:
+    """Read and validate a scenario file; raises SpecError on any problem."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as err:
+        raise SpecError(path, "", f"cannot read the file ({err.strerror})") from None
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as err:
+        raise SpecError(path, "", f"TOML syntax error: {err}") from None
+    return parse(data, path, text)
+
+
+def parse(data: dict, path, text: str = "") -> Scenario:
+    t = _Table(data, str(path), "")
+    t.allow("scenario", "setting", "study", "simulation", "run")
+    head = t.table("scenario")
+    head.allow("name", "kind", "seed", "description")
+    kind = head.choice("kind", KINDS)
+    setting = t.table("setting")
+    setting.allow("type", "holder_prior", "buyer_prior")
+    setting.choice("type", ("trade",))
+    run = t.table("run", required=False)
+    run.allow("backend", "workers", "address")
+    scenario = Scenario(
+        path=str(path), text=text, name=head.string("name"), kind=kind,
+        seed=head.integer("seed", minimum=0), description=head.string("description", default=""),
+        holder_prior=_prior(setting.table("holder_prior")),
+        buyer_prior=_prior(setting.table("buyer_prior")),
+        run=RunSpec(backend=run.choice("backend", BACKENDS, default="ray"),
+                    workers=run.integer("workers", minimum=1, default=None),
+                    address=run.string("address", default=None)),
+    )
+    other = "simulation" if kind == "study" else "study"
+    if other in data:
+        raise SpecError(path, other, f"a {kind} scenario has no [{other}] table")
+    if kind == "study":
+        return replace(scenario, study=_study(t.table("study")))
+    return replace(scenario, simulation=_simulation(t.table("simulation")))
+
+
+def _study(t: "_Table") -> StudySpec:
+    t.allow("n", "mechanisms", "profiles", "chunk_profiles")
+    return StudySpec(sizes=_sizes(t), mechanisms=_mechanisms(t),
+                     profiles=t.integer("profiles", minimum=1),
+                     chunk_profiles=t.integer("chunk_profiles", minimum=1, default=16384))
+
+
+def _simulation(t: "_Table") -> SimulationSpec:
+    t.allow("agents", "lambda", "center_lambda", "mechanisms", "rounds", "replicates",
+            "threshold_profiles")
+    return SimulationSpec(
+        agents=t.integer("agents", minimum=2), lambdas=_lambdas(t.table("lambda")),
+        center_lambda=t.number("center_lambda", minimum=0.0, strict=True),
+        mechanisms=_mechanisms(t), rounds=t.integer("rounds", minimum=1),
+        replicates=t.integer("replicates", minimum=1),
+        threshold_profiles=t.integer("threshold_profiles", minimum=1, default=200_000))
+
+
+def _sizes(t: "_Table") -> tuple[int, ...]:
+    raw = t.get("n")
+    if isinstance(raw, dict):
+        r = t.table("n")
+        r.allow("from", "to")
+        lo, hi = r.integer("from", minimum=2), r.integer("to", minimum=2)
+        if hi < lo:
+            raise SpecError(t.path, r.name("to"), f"must be ≥ n.from = {lo}, got {hi}")
+        return tuple(range(lo, hi + 1))
+    if not isinstance(raw, list) or not raw:
+        raise SpecError(t.path, t.name("n"), "must be a non-empty list of integers ≥ 2 or a "
+                        "table {from = 2, to = 20}")
+    return tuple(_check_int(t.path, f"{t.name('n')}[{i}]", v, 2) for i, v in enumerate(raw))
+
+
+def _mechanisms(t: "_Table") -> tuple:
+    raw = t.get("mechanisms")
+    if not isinstance(raw, list) or not raw:
+        raise SpecError(t.path, t.name("mechanisms"),
+                        f"must be a non-empty list of {', '.join(MECHANISM_NAMES)}")
+    out = []
+    for i, item in enumerate(raw):
+        where = f"{t.name('mechanisms')}[{i}]"
+        if isinstance(item, dict):
+            m = _Table(item, t.path, where)
+            m.allow("name", "rho")
+            m.choice("name", ("M3",))
+            out.append(M3(m.number("rho", minimum=0.0, maximum=0.5)))
+        elif isinstance(item, str) and (item in FIXED or item in TUNED):
+            out.append(item)
+        elif item == "M3":
+            raise SpecError(t.path, where, "M3 needs its ρ: write {name = \"M3\", rho = 0.35}")
+        else:
+            raise SpecError(t.path, where, _choice(item, MECHANISM_NAMES))
+    return tuple(out)
+
+
+def _prior(t: "_Table"):
+    family = t.choice("family", tuple(PRIOR_FAMILIES))
+    if family == "uniform":
+        t.allow("family", "low", "high")
+        low, high = t.number("low"), t.number("high")
+        if not high > low:
+            raise SpecError(t.path, t.name("high"), f"must be greater than low = {low}, got {high}")
+        return Uniform(low, high)
+    t.allow("family", "mu", "sigma", "low", "high")
+    low, high = t.number("low"), t.number("high")
+    if not high > low:
+        raise SpecError(t.path, t.name("high"), f"must be greater than low = {low}, got {high}")
+    try:
+        return TruncatedNormal(t.number("mu"), t.number("sigma", minimum=0.0, strict=True), low, high)
+    except ValueError as err:
+        raise SpecError(t.path, t.name("mu"), str(err)) from None
+
+
+def _lambdas(t: "_Table") -> dict:
+    kind = t.choice("distribution", LAMBDA_DISTRIBUTIONS)
+    if kind == "fixed":
+        t.allow("distribution", "value", "source")
+        return {"distribution": kind, "value": t.number("value", minimum=0.0, strict=True)}
+    if kind == "lognormal":
+        t.allow("distribution", "median", "sigma", "source")
+        return {"distribution": kind, "median": t.number("median", minimum=0.0, strict=True),
+                "sigma": t.number("sigma", minimum=0.0)}
+    t.allow("distribution", "values", "source")
+    raw = t.get("values")
+    if not isinstance(raw, list) or not raw:
+        raise SpecError(t.path, t.name("values"), "must be a non-empty list of numbers > 0")
+    values = [_check_number(t.path, f"{t.name('values')}[{i}]", v, 0.0, None, True)
+              for i, v in enumerate(raw)]
+    return {"distribution": kind, "values": tuple(values)}
+
+
+_MISSING = object()
+
+
+class _Table:
+    """A TOML table with its dotted path, for errors that name the field."""
+
+    def __init__(self, data, path: str, prefix: str) -> None:
+        self.data, self.path, self.prefix = data, path, prefix
+
+    def name(self, key: str) -> str:
+        return f"{self.prefix}.{key}" if self.prefix else key
+
+    def allow(self, *keys: str) -> None:
+        for key in self.data:
+            if key not in keys:
+                raise SpecError(self.path, self.name(key),
+                                f"unknown field (allowed: {', '.join(keys)})")
+
+    def get(self, key: str, default=_MISSING):
+        if key in self.data:
+            return self.data[key]
+        if default is _MISSING:
+            raise SpecError(self.path, self.name(key), "missing required field")
+        return default
+
+    def table(self, key: str, required: bool = True) -> "_Table":
+        raw = self.get(key, _MISSING if required else {})
+        if not isinstance(raw, dict):
+            raise SpecError(self.path, self.name(key), f"must be a table, got {_kind(raw)}")
+        return _Table(raw, self.path, self.name(key))
+
+    def string(self, key: str, default=_MISSING):
+        raw = self.get(key, default)
+        if raw is not default and not isinstance(raw, str):
+            raise SpecError(self.path, self.name(key), f"must be a string, got {_kind(raw)}")
+        return raw
+
+    def choice(self, key: str, allowed: tuple, default=_MISSING):
+        raw = self.get(key, default)
+        if raw is not default and raw not in allowed:
+            raise SpecError(self.path, self.name(key), _choice(raw, allowed))
+        return raw
+
+    def integer(self, key: str, minimum: int, default=_MISSING):
+        raw = self.get(key, default)
+        return raw if raw is default else _check_int(self.path, self.name(key), raw, minimum)
+
+    def number(self, key: str, minimum=None, maximum=None, strict=False, default=_MISSING):
+        raw = self.get(key, default)
+        if raw is default:
+            return raw
+        return _check_number(self.path, self.name(key), raw, minimum, maximum, strict)
+
+
+def _check_int(path, name: str, raw, minimum: int) -> int:
+    if isinstance(raw, bool) or not isinstance(raw, int):
+        raise SpecError(path, name, f"must be an integer ≥ {minimum}, got {_kind(raw)} {raw!r}")
+    if raw < minimum:
+        raise SpecError(path, name, f"must be an integer ≥ {minimum}, got {raw}")
+    return int(raw)
+
+
+def _check_number(path, name: str, raw, minimum, maximum, strict: bool) -> float:
+    if isinstance(raw, bool) or not isinstance(raw, (int, float)) or not math.isfinite(raw):
+        raise SpecError(path, name, f"must be a finite number, got {_kind(raw)} {raw!r}")
+    low_ok = minimum is None or (raw > minimum if strict else raw >= minimum)
+    high_ok = maximum is None or raw <= maximum
+    if not (low_ok and high_ok):
+        lo = "" if minimum is None else f"{'>' if strict else '≥'} {minimum}"
+        hi = "" if maximum is None else f"≤ {maximum}"
+        raise SpecError(path, name, f"must be {' and '.join(x for x in (lo, hi) if x)}, got {raw}")
+    return float(raw)
+
+
+def _choice(raw, allowed) -> str:
+    return f"unknown value {raw!r} (allowed: {', '.join(map(str, allowed))})"
+
+
+def _kind(raw) -> str:
+    return {bool: "a boolean", int: "an integer", float: "a number", str: "a string",
+            list: "a list", dict: "a table"}.get(type(raw), type(raw).__name__)

@@ -1,0 +1,158 @@
+"""The population study (paper, section 4): loss probabilities and λ* per (n, mechanism, role).
+
+Work is split into chunks of at most ``chunk_profiles`` profiles; chunk k of population size n
+draws its profiles from ``SeedSequence(seed, spawn_key=(n, k))``, so every chunk is the same
+whatever executor runs it.  Workers are pure functions of (task, chunk) returning sums that the
+driver merges in chunk order: the rows do not depend on the backend or the worker count.
+
+Pass 1 runs every fixed mechanism and histograms M3's sign changes; if M3* or M3+ is asked for,
+pass 2 re-draws the same chunks and gathers the few samples the exact ρ search needs
+(center/tuning.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from center import tuning
+from center.mechanisms import FIXED, M3, TUNED, m3_affine
+from center.statistics import ROLES, finish, role_samples, role_table
+from center.trade import TradeSetting
+
+COLUMNS = ["n", "mechanism", "role", "rho", "profiles", "loss_probability",
+           "loss_probability_se", "expected_utility", "lambda_star"]
+
+
+@dataclass(frozen=True)
+class StudyTask:
+    """Everything a worker needs for one population size n."""
+
+    setting: TradeSetting
+    mechanisms: tuple          # names from FIXED / TUNED, or M3 instances with a fixed ρ
+    profiles: int
+    chunk_profiles: int
+    seed: int
+
+    @property
+    def chunks(self) -> int:
+        return -(-self.profiles // self.chunk_profiles)
+
+    @property
+    def tuned(self) -> tuple[str, ...]:
+        return tuple(m for m in self.mechanisms if m in TUNED)
+
+    def draw(self, chunk: int):
+        size = min(self.chunk_profiles, self.profiles - chunk * self.chunk_profiles)
+        seq = np.random.SeedSequence(self.seed, spawn_key=(self.setting.n, chunk))
+        rng = np.random.default_rng(seq)
+        return self.setting.batch(self.setting.sample(rng, size))
+
+
+def _fixed(name_or_m3):
+    return name_or_m3 if isinstance(name_or_m3, M3) else FIXED[name_or_m3]()
+
+
+def _m3_roles(batch):
+    """(role, a, b, w) of M3's affine utilities a + ρ·b, weighted as in role_samples."""
+    a_u, b_u, a_rev, b_rev = m3_affine(batch)
+    groups = batch.alike_groups
+    for role, (a, w), (b, _) in zip(ROLES, role_samples(a_u, a_rev, batch.holder, groups),
+                                    role_samples(b_u, b_rev, batch.holder, groups)):
+        yield role, a, b, w
+
+
+def first_pass(task: StudyTask, chunk: int) -> dict:
+    """Per-role sums of every fixed mechanism and, if tuning, M3's breakpoint histograms."""
+    batch = task.draw(chunk)
+    tol = task.setting.loss_tolerance
+    out = {"fixed": {}, "m3": None}
+    for m in task.mechanisms:
+        if m in TUNED:
+            continue
+        mech = _fixed(m)
+        outcome = mech.run(batch)
+        groups = batch.alike_groups if mech.losers_alike else None
+        out["fixed"][mech.label] = role_table(outcome.utility, outcome.revenue, batch.holder,
+                                              tol, groups)
+    if task.tuned:
+        out["m3"] = {}
+        for role, a, b, w in _m3_roles(batch):
+            out["m3"][role] = tuning.RoleBreakpoints(tol)
+            out["m3"][role].add(a, b, w)
+    return out
+
+
+def second_pass(task: StudyTask, chunk: int, bins: np.ndarray) -> dict:
+    """The samples of one chunk whose sign changes fall in ``bins``."""
+    batch = task.draw(chunk)
+    shifter = tuning.RoleBreakpoints(task.setting.loss_tolerance)
+    return {role: shifter.gather(a, b, w, bins) for role, a, b, w in _m3_roles(batch)}
+
+
+def merge_first(results) -> dict:
+    """Merge first-pass results given in chunk order."""
+    merged = None
+    for r in results:
+        if merged is None:
+            merged = {"fixed": {k: v.copy() for k, v in r["fixed"].items()}, "m3": r["m3"]}
+            continue
+        for k, v in r["fixed"].items():
+            merged["fixed"][k] += v
+        if r["m3"] is not None:
+            for role, data in r["m3"].items():
+                merged["m3"][role].add_hists(data)
+    return merged
+
+
+def merge_second(merged_m3: dict, results) -> None:
+    for r in results:
+        for role, data in r.items():
+            merged_m3[role].add_gathered(data)
+
+
+def rows_for(task: StudyTask, merged: dict) -> list[dict]:
+    """Summary rows for one n: one per (mechanism, role)."""
+    rows = []
+    for label, table in merged["fixed"].items():
+        rho = _rho_of(label, task)
+        rows += _rows(task, label, rho, table)
+    for name in task.tuned:
+        _, rho, _ = tuning.optimise(name, merged["m3"])
+        table = np.array([merged["m3"][role].sums(rho) for role in ROLES])
+        rows += _rows(task, name, rho, table)
+    return rows
+
+
+def _rho_of(label: str, task: StudyTask):
+    for m in task.mechanisms:
+        if isinstance(m, M3) and m.label == label:
+            return m.rho
+    return None
+
+
+def _rows(task, label, rho, table):
+    out = []
+    for row in finish(table, task.profiles):
+        out.append({"n": task.setting.n, "mechanism": label, "rho": rho,
+                    "profiles": task.profiles, **row})
+    return out
+
+
+def run_study(tasks: list[StudyTask], executor, progress: bool = True) -> list[dict]:
+    """All rows of a study over several population sizes, in (n, mechanism, role) order."""
+    jobs = [(t, k) for t in tasks for k in range(t.chunks)]
+    results = executor.map(first_pass, jobs, desc="profiles", progress=progress)
+    merged = [merge_first(_take(results, t.chunks)) for t in tasks]
+    refine = [(t, m, tuning.refine_bins(m["m3"])) for t, m in zip(tasks, merged) if t.tuned]
+    jobs = [(t, k, bins) for t, _, bins in refine for k in range(t.chunks)]
+    if jobs:
+        results = executor.map(second_pass, jobs, desc="refine rho", progress=progress)
+        for t, m, _ in refine:
+            merge_second(m["m3"], _take(results, t.chunks))
+    return [row for t, m in zip(tasks, merged) for row in rows_for(t, m)]
+
+
+def _take(iterator, count: int) -> list:
+    return [next(iterator) for _ in range(count)]
