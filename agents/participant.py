@@ -24,7 +24,7 @@ class Participant(mesa.Agent):
         super().__init__(model)
         self.lam = float(lam)
         self.role = role
-        self.joined = False
+        self.joined = True           # the Center offers to all; best responses prune
         self.value = 0.0              # this round's type
         self.utility = 0.0            # this round's value plus transfer (0 when out)
         self.cumulative_utility = 0.0

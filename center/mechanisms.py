@@ -48,7 +48,7 @@ class Mechanism:
         raise NotImplementedError
 
     def revenue(self, batch, transfers: np.ndarray) -> np.ndarray:
-        return -(transfers @ np.ones(transfers.shape[1]))
+        return -transfers.sum(axis=1)
 
     def run(self, batch) -> Outcome:
         t = self.transfers(batch)
@@ -82,7 +82,7 @@ class AGV(Mechanism):
 
     def transfers(self, batch) -> np.ndarray:
         xi = batch.expected_externality
-        others = ((xi @ np.ones(batch.n))[:, None] - xi) / (batch.n - 1)
+        others = (xi.sum(axis=1, keepdims=True) - xi) / (batch.n - 1)
         return xi - others
 
     def revenue(self, batch, transfers: np.ndarray) -> np.ndarray:
@@ -164,8 +164,8 @@ def m3_affine(batch):
     e = batch.expected_surplus
     a_u = batch.welfare[:, None] - c0 * e
     b_u = -c1 * e
-    a_rev = e @ c0 - (batch.n - 1) * batch.welfare
-    b_rev = e @ c1
+    a_rev = (e * c0).sum(axis=1) - (batch.n - 1) * batch.welfare
+    b_rev = (e * c1).sum(axis=1)
     return a_u, b_u, a_rev, b_rev
 
 

@@ -34,8 +34,14 @@ def role_samples(utility: np.ndarray, revenue: np.ndarray, holder: int,
 
 def summarise(x: np.ndarray, w: np.ndarray, tolerance: float) -> np.ndarray:
     """The five sums of one role's weighted sample, shape (5,)."""
-    return np.array([w.sum(), w @ (x < -tolerance), w @ x,
-                     w @ np.maximum(x, 0.0), w @ np.maximum(-x, 0.0)])
+    return np.array([w.sum(), dot(w, x < -tolerance), dot(w, x),
+                     dot(w, np.maximum(x, 0.0)), dot(w, np.maximum(-x, 0.0))])
+
+
+def dot(u: np.ndarray, v: np.ndarray) -> float:
+    """Σ u·v by numpy's own loop, not BLAS: BLAS splits sums by thread count, and then the
+    same chunk would round differently in a Ray worker (one thread) and in the driver."""
+    return float(np.einsum("i,i->", u, v.astype(float, copy=False)))
 
 
 def role_table(utility: np.ndarray, revenue: np.ndarray, holder: int,

@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from center.statistics import dot
+
 BINS = 512
 UPPER = 0.5
 MAX_REFINED_BINS = 32
@@ -164,7 +166,7 @@ def _events(j: int, hist: Breakpoints, a, b, w, shift: float):
     a, b, w, direction = _in_bin(j, a, b, w, shift)
     falling = direction < 0
     wf = w[falling]
-    start = hist.fixed_in(j) + np.array([wf.sum(), wf @ a[falling], wf @ b[falling]])
+    start = hist.fixed_in(j) + np.array([wf.sum(), dot(wf, a[falling]), dot(wf, b[falling])])
     r = -(a + shift) / b
     delta = (direction * w)[:, None] * np.column_stack([np.ones_like(a), a, b])
     return start, r, delta
@@ -302,7 +304,7 @@ class RoleBreakpoints:
             return hist.at_edges()[min(j, BINS)]
         a, b, w, _ = _in_bin(j, *self.gathered(kind), shift)
         w = w * (a + shift + rho * b > 0)
-        return hist.fixed_in(j) + np.array([w.sum(), w @ a, w @ b])
+        return hist.fixed_in(j) + np.array([w.sum(), dot(w, a), dot(w, b)])
 
     def sums(self, rho: float) -> list[float]:
         """The five statistics.FIELDS sums of M3 at ρ."""

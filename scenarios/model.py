@@ -108,7 +108,7 @@ class ParticipationModel(mesa.Model):
             buyers_in = [a.value for a in members[1:]]
             self.welfare = max(max(buyers_in) - self.holder.value, 0.0)
         self.revenue = self.center.revenue
-        self.deficit = max(-self.revenue, 0.0)
+        self.deficit = -self.revenue if self.revenue < 0 else 0.0
         self.participants_with_loss = int(np.count_nonzero(utilities < -self.tolerance))
 
     @property

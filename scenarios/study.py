@@ -92,12 +92,13 @@ def second_pass(task: StudyTask, chunk: int, bins: np.ndarray) -> dict:
 
 
 def merge_first(results) -> dict:
-    """Merge first-pass results given in chunk order."""
+    """Merge first-pass results given in chunk order, into fresh (writable) accumulators."""
     merged = None
     for r in results:
         if merged is None:
-            merged = {"fixed": {k: v.copy() for k, v in r["fixed"].items()}, "m3": r["m3"]}
-            continue
+            merged = {"fixed": {k: np.zeros_like(v) for k, v in r["fixed"].items()}, "m3": None}
+            if r["m3"] is not None:
+                merged["m3"] = {role: tuning.RoleBreakpoints(d.tolerance) for role, d in r["m3"].items()}
         for k, v in r["fixed"].items():
             merged["fixed"][k] += v
         if r["m3"] is not None:
