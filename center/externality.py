@@ -89,7 +89,11 @@ def _hermite_table(f: Callable, slope: Callable, low: float, high: float) -> Cal
     c3 = -2 * dy + d[:-1] + d[1:]
 
     def interpolate(t):
-        u = (np.clip(np.asarray(t, float), low, high) - low) * (1.0 / step)
+        t = np.asarray(t, float)
+        if t.ndim > 1:    # work on the memory order the array has (column-major batches)
+            order = "F" if t.flags.f_contiguous and not t.flags.c_contiguous else "C"
+            return interpolate(t.ravel(order=order)).reshape(t.shape, order=order)
+        u = (np.clip(t, low, high) - low) * (1.0 / step)
         k = np.minimum(u.astype(np.intp), GRID_POINTS - 2)
         s = u - k
         out = np.take(c3, k)

@@ -49,16 +49,16 @@ class RayExecutor:
         self._started = False
 
     def __enter__(self) -> "RayExecutor":
-        import ray
-
+        if self.address is None:
+            ray = _ray_on_loopback()
+        else:
+            import ray
         if not ray.is_initialized():
             if self.address is None:
-                # Keeps the embedded instance on loopback (DESIGN.md §4).
-                os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
                 ray.init(num_cpus=self.workers or os.cpu_count(), include_dashboard=False,
                          log_to_driver=False, configure_logging=False)
             else:
-                ray.init(address=self.address, include_dashboard=False, log_to_driver=False)
+                ray.init(address=self.address, log_to_driver=False)
             self._started = True
         return self
 
@@ -67,6 +67,7 @@ class RayExecutor:
 
         if self._started:
             ray.shutdown()
+            self._started = False
 
     def map(self, fn: Callable, tasks: Iterable[tuple], desc: str = "",
             progress: bool = True) -> Iterator:
@@ -90,6 +91,24 @@ class RayExecutor:
                 while emitted in done:
                     yield done.pop(emitted)
                     emitted += 1
+
+
+def _ray_on_loopback():
+    """Import Ray so that a local instance binds every socket to 127.0.0.1 (DESIGN.md §4).
+
+    Ray reads RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER once, when ray_constants is imported; the
+    worker processes inherit the variable.  If Ray was imported earlier without it, the
+    module constant is set too, since that is where Ray looks it up.
+    """
+    os.environ[LOOPBACK_ENV] = "0"
+    import ray
+    from ray._private import ray_constants
+
+    ray_constants.ENABLE_RAY_CLUSTER = False
+    return ray
+
+
+LOOPBACK_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
 
 
 def make_executor(backend: str, address: str | None = None, workers: int | None = None):
