@@ -38,7 +38,8 @@ def bin_of(a: np.ndarray, b: np.ndarray, shift: float) -> tuple[np.ndarray, np.n
     with np.errstate(divide="ignore", invalid="ignore"):
         r = -(a + shift) / b
     inside = (b != 0) & (r > 0) & (r < UPPER)
-    bins = np.where(inside, np.minimum((r * (BINS / UPPER)).astype(np.int64), BINS - 1), -1)
+    scaled = np.where(inside, r, 0.0) * (BINS / UPPER)
+    bins = np.where(inside, np.minimum(scaled.astype(np.int64), BINS - 1), -1)
     return bins, np.sign(b)
 
 

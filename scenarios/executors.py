@@ -75,13 +75,16 @@ class RayExecutor:
 
         remote = ray.remote(fn)
         tasks = list(tasks)
-        limit = self.max_in_flight or 4 * int(ray.cluster_resources().get("CPU", 1))
+        cpus = int(ray.cluster_resources().get("CPU", 1))
+        limit = self.max_in_flight or 2 * cpus + 2      # keeps every worker fed
+        buffer = 16 * cpus                               # finished early, waiting for their turn
         pending: dict = {}          # object ref -> task index
         done: dict = {}             # task index -> result, until its turn comes
         submitted = emitted = 0
         with tqdm(total=len(tasks), desc=desc, disable=not progress, unit="task") as bar:
             while emitted < len(tasks):
-                while submitted < len(tasks) and len(pending) + len(done) < limit:
+                while (submitted < len(tasks) and len(pending) < limit
+                       and len(done) < buffer):
                     pending[remote.remote(*tasks[submitted])] = submitted
                     submitted += 1
                 ready, _ = ray.wait(list(pending), num_returns=1)

@@ -8,6 +8,7 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
+from matplotlib.ticker import MaxNLocator  # noqa: E402
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
@@ -30,6 +31,7 @@ def figure1(summary: pd.DataFrame, path: Path) -> None:
             ax.plot(g.n, g.loss_probability, marker="o", ms=3, label=mech)
         ax.set_title(f"{role}" + (" (deficit)" if role == "center" else ""))
         ax.set_xlabel("number of agents n")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("probability of a loss")
     axes[-1].legend(fontsize=8)
@@ -46,11 +48,13 @@ def figure2(summary: pd.DataFrame, path: Path) -> None:
     finite = worst.lambda_star[np.isfinite(worst.lambda_star)]
     top = max(4.0, float(finite.max()) * 1.1) if len(finite) else 4.0
     for mech, g in worst.groupby("mechanism", sort=False):
-        ax.plot(g.n, np.minimum(g.lambda_star, top), marker="o", ms=3, label=mech)
+        label = f"{mech} (Bayes-Nash only: no valid comparison)" if mech == "AGV" else mech
+        ax.plot(g.n, np.minimum(g.lambda_star, top), marker="o", ms=3, label=label)
     for (label, lam), style in zip(REFERENCES.items(), ("--", ":", "-.")):
         ax.axhline(lam, color="grey", ls=style, lw=1, label=label)
     ax.set_ylim(0, top)
     ax.set_xlabel("number of agents n")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel("largest λ at which every role joins (min λ*)")
     ax.set_title("Figure 2: participation threshold, uniform values trade")
     ax.grid(alpha=0.3)

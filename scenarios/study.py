@@ -21,6 +21,7 @@ from center.mechanisms import FIXED, M3, TUNED, m3_affine
 from center.statistics import ROLES, finish, role_samples, role_table
 from center.trade import TradeSetting
 
+TASK_PROFILES = 131072         # profiles per worker call: keeps scheduling overhead small
 COLUMNS = ["n", "mechanism", "role", "rho", "profiles", "loss_probability",
            "loss_probability_se", "expected_utility", "lambda_star"]
 
@@ -38,6 +39,13 @@ class StudyTask:
     @property
     def chunks(self) -> int:
         return -(-self.profiles // self.chunk_profiles)
+
+    @property
+    def groups(self) -> list[range]:
+        """Consecutive chunks handled by one worker call: fixed by the spec, never by the
+        executor, so the order of floating-point additions is the same on every backend."""
+        size = max(1, TASK_PROFILES // self.chunk_profiles)
+        return [range(k, min(k + size, self.chunks)) for k in range(0, self.chunks, size)]
 
     @property
     def tuned(self) -> tuple[str, ...]:
@@ -63,7 +71,17 @@ def _m3_roles(batch):
         yield role, a, b, w
 
 
-def first_pass(task: StudyTask, chunk: int) -> dict:
+def first_pass(task: StudyTask, chunks: range) -> dict:
+    """``chunk_first_pass`` over consecutive chunks, merged in order."""
+    return merge_first(chunk_first_pass(task, k) for k in chunks)
+
+
+def second_pass(task: StudyTask, chunks: range, bins: np.ndarray) -> list[dict]:
+    """``chunk_second_pass`` over consecutive chunks, in order."""
+    return [chunk_second_pass(task, k, bins) for k in chunks]
+
+
+def chunk_first_pass(task: StudyTask, chunk: int) -> dict:
     """Per-role sums of every fixed mechanism and, if tuning, M3's breakpoint histograms."""
     batch = task.draw(chunk)
     tol = task.setting.loss_tolerance
@@ -84,7 +102,7 @@ def first_pass(task: StudyTask, chunk: int) -> dict:
     return out
 
 
-def second_pass(task: StudyTask, chunk: int, bins: np.ndarray) -> dict:
+def chunk_second_pass(task: StudyTask, chunk: int, bins: np.ndarray) -> dict:
     """The samples of one chunk whose sign changes fall in ``bins``."""
     batch = task.draw(chunk)
     shifter = tuning.RoleBreakpoints(task.setting.loss_tolerance)
@@ -108,9 +126,10 @@ def merge_first(results) -> dict:
 
 
 def merge_second(merged_m3: dict, results) -> None:
-    for r in results:
-        for role, data in r.items():
-            merged_m3[role].add_gathered(data)
+    for group in results:
+        for r in group:
+            for role, data in r.items():
+                merged_m3[role].add_gathered(data)
 
 
 def rows_for(task: StudyTask, merged: dict) -> list[dict]:
@@ -143,17 +162,19 @@ def _rows(task, label, rho, table):
 
 def run_study(tasks: list[StudyTask], executor, progress: bool = True) -> list[dict]:
     """All rows of a study over several population sizes, in (n, mechanism, role) order."""
-    jobs = [(t, k) for t in tasks for k in range(t.chunks)]
+    jobs = [(t, g) for t in tasks for g in t.groups]
     results = executor.map(first_pass, jobs, desc="profiles", progress=progress)
-    merged = [merge_first(_take(results, t.chunks)) for t in tasks]
+    merged = [merge_first(_take(results, len(t.groups))) for t in tasks]   # streams
     refine = [(t, m, tuning.refine_bins(m["m3"])) for t, m in zip(tasks, merged) if t.tuned]
-    jobs = [(t, k, bins) for t, _, bins in refine for k in range(t.chunks)]
+    jobs = [(t, g, bins) for t, _, bins in refine for g in t.groups]
     if jobs:
         results = executor.map(second_pass, jobs, desc="refine rho", progress=progress)
         for t, m, _ in refine:
-            merge_second(m["m3"], _take(results, t.chunks))
+            merge_second(m["m3"], _take(results, len(t.groups)))
     return [row for t, m in zip(tasks, merged) for row in rows_for(t, m)]
 
 
-def _take(iterator, count: int) -> list:
-    return [next(iterator) for _ in range(count)]
+def _take(iterator, count: int):
+    """The next ``count`` items, lazily: merging consumes them one at a time."""
+    for _ in range(count):
+        yield next(iterator)

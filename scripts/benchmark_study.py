@@ -43,7 +43,7 @@ def run_cli(profiles: int, backend: str, workers: int | None, out: Path) -> dict
 
 
 def loop_first_pass(theta, rho=0.35):
-    """The same numbers as study.first_pass, one profile and one agent at a time (uniform [0,1])."""
+    """The same numbers as study.chunk_first_pass, one profile and one agent at a time (uniform [0,1])."""
     n = len(theta[0])
     m = n - 1
     tol = 1e-9
@@ -114,7 +114,7 @@ def loop_ratio(n: int, profiles: int, repeats: int) -> dict:
 
     from center.mechanisms import AGV, M1, M2, M3, VCG
     from center.trade import TradeSetting
-    from scenarios.study import StudyTask, first_pass
+    from scenarios.study import StudyTask, chunk_first_pass
 
     setting = TradeSetting(n)
     array = setting.sample(np.random.default_rng(0), profiles)
@@ -131,7 +131,7 @@ def loop_ratio(n: int, profiles: int, repeats: int) -> dict:
     vec = []
     for _ in range(repeats):
         start = time.perf_counter()
-        first_pass(task, 0)
+        chunk_first_pass(task, 0)
         vec.append((time.perf_counter() - start) / 16384)
     v = statistics.median(vec)
     return {"n": n,
