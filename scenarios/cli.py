@@ -22,25 +22,70 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--replicates", type=int, help="replicates per mechanism (simulation)")
     run.add_argument("--seed", type=int, help="root seed")
     run.add_argument("--quiet", action="store_true", help="no progress bar")
+    plan = sub.add_parser("plan", help="print a sweep's cells, tasks and work without running")
+    plan.add_argument("scenario")
+    plan.add_argument("--replicates", type=int, help="replicates per cell")
+    report = sub.add_parser("report", help="summarise a sweep's results folder (complete or not)")
+    report.add_argument("folder")
     return parser
 
 
 def main(argv=None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        scenario = load(args.scenario).with_overrides(
-            profiles=args.profiles, replicates=args.replicates, seed=args.seed,
-            backend=args.backend, workers=args.workers, address=args.address)
+        if args.command == "report":
+            return _report(Path(args.folder))
+        overrides = {k: getattr(args, k, None) for k in
+                     ("profiles", "replicates", "seed", "backend", "workers", "address")}
+        scenario = load(args.scenario).with_overrides(**overrides)
+        if args.command == "plan":
+            return _plan(scenario)
+        return _run(scenario, args)
     except SpecError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    out = Path(args.out) if args.out else Path("results") / scenario.name
-    from scenarios.runner import run, terminal_table   # heavy imports only once input is valid
+        return _fail(err)
 
-    summary = run(scenario, out, progress=not args.quiet)
+
+def _run(scenario, args) -> int:
+    from scenarios.executors import ClusterUnreachable   # heavy imports once input is valid
+    from scenarios.runner import run, terminal_table
+    from scenarios.sweep_run import SweepRefused
+
+    out = Path(args.out) if args.out else Path("results") / scenario.name
+    if out.exists() and not out.is_dir():
+        return _fail(f"--out {out} exists and is not a folder")
+    try:
+        summary = run(scenario, out, progress=not args.quiet)
+    except (ClusterUnreachable, SweepRefused) as err:
+        return _fail(err)
     print(terminal_table(summary, scenario.kind))
     print(f"results in {out}/")
+    return 1 if scenario.sweep is not None and summary.get("failed") else 0
+
+
+def _plan(scenario) -> int:
+    from scenarios.sweep_run import plan_text
+
+    if scenario.sweep is None:
+        return _fail(f"{scenario.path}: has no [sweep] table; plan describes sweeps")
+    print(plan_text(scenario))
     return 0
+
+
+def _report(folder: Path) -> int:
+    if not (folder / "sweep.json").exists():
+        return _fail(f"{folder}: no sweep.json here; report reads the folder a sweep wrote")
+    from scenarios.report import report
+
+    table, status = report(folder)
+    print(status)
+    if not table.empty:
+        print(f"summary in {folder / 'report' / 'summary.csv'} ({len(table)} rows)")
+    return 0
+
+
+def _fail(err) -> int:
+    print(f"error: {err}", file=sys.stderr)
+    return 2
 
 
 if __name__ == "__main__":

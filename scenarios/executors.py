@@ -7,6 +7,7 @@ in, so merging them is deterministic.  Use them as context managers.
 from __future__ import annotations
 
 import os
+import socket
 from collections.abc import Callable, Iterable, Iterator
 
 from tqdm import tqdm
@@ -24,12 +25,14 @@ class SerialExecutor:
         return None
 
     def map(self, fn: Callable, tasks: Iterable[tuple], desc: str = "",
-            progress: bool = True) -> Iterator:
+            progress: bool = True, ordered: bool = True) -> Iterator:
+        """Results in task order; with ``ordered=False``, (index, result) pairs."""
         tasks = list(tasks)
         with tqdm(total=len(tasks), desc=desc, disable=not progress, unit="task") as bar:
-            for args in tasks:
-                yield fn(*args)
+            for index, args in enumerate(tasks):
+                result = fn(*args)
                 bar.update()
+                yield result if ordered else (index, result)
 
 
 class RayExecutor:
@@ -52,6 +55,7 @@ class RayExecutor:
         if self.address is None:
             ray = _ray_on_loopback()
         else:
+            check_reachable(self.address)
             import ray
         if not ray.is_initialized():
             if self.address is None:
@@ -70,10 +74,12 @@ class RayExecutor:
             self._started = False
 
     def map(self, fn: Callable, tasks: Iterable[tuple], desc: str = "",
-            progress: bool = True) -> Iterator:
+            progress: bool = True, ordered: bool = True) -> Iterator:
+        """Results in task order, however they finish; with ``ordered=False``, (index, result)
+        pairs as soon as each finishes.  A task whose worker dies is retried by Ray."""
         import ray
 
-        remote = ray.remote(fn)
+        remote = ray.remote(max_retries=RETRIES)(fn)
         tasks = list(tasks)
         cpus = int(ray.cluster_resources().get("CPU", 1))
         limit = self.max_in_flight or 2 * cpus + 2      # keeps every worker fed
@@ -89,9 +95,14 @@ class RayExecutor:
                     submitted += 1
                 ready, _ = ray.wait(list(pending), num_returns=1)
                 for ref in ready:
-                    done[pending.pop(ref)] = ray.get(ref)
+                    index = pending.pop(ref)
                     bar.update()
-                while emitted in done:
+                    if not ordered:
+                        emitted += 1
+                        yield index, ray.get(ref)
+                        continue
+                    done[index] = ray.get(ref)
+                while ordered and emitted in done:
                     yield done.pop(emitted)
                     emitted += 1
 
@@ -112,6 +123,23 @@ def _ray_on_loopback():
 
 
 LOOPBACK_ENV = "RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"
+RETRIES = 3
+
+
+class ClusterUnreachable(ConnectionError):
+    """The Ray address given does not answer."""
+
+
+def check_reachable(address: str, timeout: float = 5.0) -> None:
+    """Fail fast, with a clear message, when nothing listens at a host:port address."""
+    target = address.split("://", 1)[-1]
+    host, _, port = target.rpartition(":")
+    if address == "auto" or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host or "127.0.0.1", int(port)), timeout=timeout).close()
+    except OSError as err:
+        raise ClusterUnreachable(f"cannot reach the Ray cluster at {address} ({err})") from None
 
 
 def make_executor(backend: str, address: str | None = None, workers: int | None = None):

@@ -22,6 +22,7 @@ from center.trade import TradeSetting
 MAX_SWEEPS = 100
 ROUND_REPORTERS = {
     "participants": "participants",
+    "participation_rate": "participation_rate",
     "holder_joined": "holder_joined",
     "center_ran": "center_ran",
     "welfare": "welfare",
@@ -114,6 +115,10 @@ class ParticipationModel(mesa.Model):
     @property
     def participants(self) -> int:
         return sum(1 for a in self.participants_set if a.joined)
+
+    @property
+    def participation_rate(self) -> float:
+        return self.participants / (1 + len(self.buyers))
 
     @property
     def holder_joined(self) -> bool:

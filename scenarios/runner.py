@@ -14,10 +14,10 @@ from scenarios.executors import make_executor
 from scenarios.study import COLUMNS, StudyTask, run_study
 
 
-def study_tasks(scenario) -> list[StudyTask]:
+def study_tasks(scenario, key: tuple = ()) -> list[StudyTask]:
     spec = scenario.study
     return [StudyTask(TradeSetting(n, scenario.holder_prior, scenario.buyer_prior),
-                      spec.mechanisms, spec.profiles, spec.chunk_profiles, scenario.seed)
+                      spec.mechanisms, spec.profiles, spec.chunk_profiles, scenario.seed, key)
             for n in spec.sizes]
 
 
@@ -27,10 +27,16 @@ def study_frame(rows: list[dict]) -> pd.DataFrame:
     return frame
 
 
-def run(scenario, out_dir: Path, progress: bool = True) -> pd.DataFrame:
-    """Run ``scenario`` and write its files into ``out_dir``; returns the summary table."""
+def run(scenario, out_dir: Path, progress: bool = True):
+    """Run ``scenario`` and write its files into ``out_dir``; returns the summary table
+    (for a sweep: the task counts of scenarios.sweep_run.run_sweep)."""
     started = time.time()
     executor = make_executor(scenario.run.backend, scenario.run.address, scenario.run.workers)
+    if scenario.sweep is not None:
+        from scenarios.sweep_run import run_sweep
+
+        with executor:
+            return run_sweep(scenario, out_dir, executor, progress)
     with executor, sink.staged(out_dir) as stage:
         if scenario.kind == "study":
             summary = study_frame(run_study(study_tasks(scenario), executor, progress))
@@ -77,8 +83,11 @@ def simulation_summary(rounds: pd.DataFrame, agents: int) -> pd.DataFrame:
     }).reset_index()
 
 
-def terminal_table(summary: pd.DataFrame, kind: str) -> str:
+def terminal_table(summary, kind: str) -> str:
     """A short table for the terminal."""
+    if isinstance(summary, dict):       # a sweep: task counts
+        return (f"sweep: {summary['done']} tasks run, {summary['skipped']} already done, "
+                f"{summary['failed']} failed (see failures.json) of {summary['tasks']}")
     if kind == "study":
         worst = summary.groupby(["mechanism", "n"], sort=False).agg(
             min_lambda_star=("lambda_star", "min"), max_loss=("loss_probability", "max"))

@@ -26,6 +26,11 @@ class ReplicateTask:
     rounds: int
     holder_prior: object
     buyer_prior: object
+    key: tuple = ()            # spawn-key prefix: (cell,) inside a sweep
+
+    @property
+    def spawn_key(self) -> tuple:
+        return (*self.key, self.cell, self.replicate)
 
 
 def mechanism_label(mechanism) -> str:
@@ -36,7 +41,7 @@ def run_replicate(task: ReplicateTask, thresholds: dict) -> list[dict]:
     """Rows, one per round, of one replicate."""
     from scenarios.model import ParticipationModel   # Mesa is imported only where it is used
 
-    rng = np.random.default_rng(np.random.SeedSequence(task.seed, spawn_key=(task.cell, task.replicate)))
+    rng = np.random.default_rng(np.random.SeedSequence(task.seed, spawn_key=task.spawn_key))
     lambdas = draw_lambdas(task.lambdas, task.agents, rng)
     model = ParticipationModel(lambdas, task.center_lambda, task.mechanism, task.holder_prior,
                                task.buyer_prior, thresholds, rng)
@@ -47,7 +52,7 @@ def run_replicate(task: ReplicateTask, thresholds: dict) -> list[dict]:
     rows = frame.to_dict("records")
     for k, row in enumerate(rows, start=1):
         row.update(mechanism=label, replicate=task.replicate, round=k,
-                   seed_key=f"{task.seed}/{task.cell}/{task.replicate}")
+                   seed_key="/".join(map(str, (task.seed, *task.spawn_key))))
     return rows
 
 
@@ -59,9 +64,11 @@ def tables_for(spec, holder_prior, buyer_prior, seed: int, executor) -> dict:
             for m in spec.mechanisms}
 
 
-def tasks_for(scenario) -> list[ReplicateTask]:
+def tasks_for(scenario, replicates=None, key: tuple = ()) -> list[ReplicateTask]:
+    """Replicate tasks of every mechanism; ``replicates`` (a range) defaults to all."""
     spec = scenario.simulation
+    replicates = range(spec.replicates) if replicates is None else replicates
     return [ReplicateTask(m, cell, k, scenario.seed, spec.agents, spec.lambdas,
                           spec.center_lambda, spec.rounds, scenario.holder_prior,
-                          scenario.buyer_prior)
-            for cell, m in enumerate(spec.mechanisms) for k in range(spec.replicates)]
+                          scenario.buyer_prior, key)
+            for cell, m in enumerate(spec.mechanisms) for k in replicates]

@@ -68,9 +68,13 @@ class Scenario:
     run: RunSpec
     study: StudySpec | None = None
     simulation: SimulationSpec | None = None
+    sweep: object | None = None         # scenarios.sweep.SweepSpec
+    cells: tuple = ()                   # ((swept values, Scenario), ...) when sweeping
 
     def with_overrides(self, **changes) -> "Scenario":
         """A copy with command-line overrides (profiles, replicates, seed, backend, ...)."""
+        if self.sweep is not None:
+            return self._sweep_overrides(changes)
         out = self
         if changes.get("seed") is not None:
             out = replace(out, seed=_check_int(self.path, "--seed", changes["seed"], 0))
@@ -95,6 +99,17 @@ class Scenario:
         return out
 
 
+    def _sweep_overrides(self, changes: dict) -> "Scenario":
+        reps = changes.get("replicates")
+        sweep = self.sweep
+        if reps is not None:
+            sweep = replace(sweep, replicates=_check_int(self.path, "--replicates", reps, 1))
+        inner = {**changes, "replicates": None}
+        base = replace(self, sweep=None, cells=()).with_overrides(**inner)
+        cells = tuple((p, c.with_overrides(**inner)) for p, c in self.cells)
+        return replace(base, sweep=sweep, cells=cells)
+
+
 def load(path) -> Scenario:
     """Read and validate a scenario file; raises SpecError on any problem."""
     path = Path(path)
@@ -111,6 +126,12 @@ def load(path) -> Scenario:
 
 def parse(data: dict, path, text: str = "") -> Scenario:
     t = _Table(data, str(path), "")
+    if "sweep" in data:
+        from scenarios.sweep import expand
+
+        sweep, cells = expand(data, path, text, parse)
+        base = parse({k: v for k, v in data.items() if k != "sweep"}, path, text)
+        return replace(base, sweep=sweep, cells=cells)
     t.allow("scenario", "setting", "study", "simulation", "run")
     head = t.table("scenario")
     head.allow("name", "kind", "seed", "description")

@@ -35,6 +35,7 @@ class StudyTask:
     profiles: int
     chunk_profiles: int
     seed: int
+    key: tuple = ()            # spawn-key prefix: (cell, replicate) inside a sweep
 
     @property
     def chunks(self) -> int:
@@ -53,7 +54,7 @@ class StudyTask:
 
     def draw(self, chunk: int):
         size = min(self.chunk_profiles, self.profiles - chunk * self.chunk_profiles)
-        seq = np.random.SeedSequence(self.seed, spawn_key=(self.setting.n, chunk))
+        seq = np.random.SeedSequence(self.seed, spawn_key=(*self.key, self.setting.n, chunk))
         rng = np.random.default_rng(seq)
         return self.setting.batch(self.setting.sample(rng, size))
 

@@ -1,0 +1,108 @@
+"""``riskpart report DIR``: across-replicate summaries of a sweep, complete or not.
+
+Per replicate, a simulation is reduced to its steady state (the last quarter of its rounds):
+participation rate, efficiency (Σ welfare / Σ first-best welfare), revenue and deficit rate.
+A study replicate already is one row per (n, mechanism, role).  Across replicates each metric
+gets a mean and a 95% confidence interval (Student t), per cell of the grid and per mechanism.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from scenarios.sweep_run import read_dataset
+
+STEADY_SHARE = 0.25
+SIM_METRICS = ("participation_rate", "efficiency", "revenue", "deficit_rate")
+STUDY_METRICS = ("loss_probability", "expected_utility", "lambda_star")
+
+
+def replicate_metrics(frame: pd.DataFrame, params: list[str]) -> pd.DataFrame:
+    """One row per (cell, mechanism, replicate) of a simulation: steady-state metrics."""
+    last = frame.groupby(["cell", "mechanism", "replicate"])["round"].transform("max")
+    steady = frame[frame["round"] > last * (1 - STEADY_SHARE)]
+    g = steady.groupby(["cell", *params, "mechanism", "replicate"], dropna=False, sort=True)
+    return pd.DataFrame({
+        "participation_rate": g.participation_rate.mean(),
+        "efficiency": g.welfare.sum() / g.first_best_welfare.sum(),
+        "revenue": g.revenue.mean(),
+        "deficit_rate": g.deficit.apply(lambda d: float(np.mean(d > 0))),
+    }).reset_index()
+
+
+def confidence(frame: pd.DataFrame, keys: list[str], metrics) -> pd.DataFrame:
+    """Mean, standard deviation, replicates and 95% t-interval of each metric per group."""
+    out = []
+    for key, g in frame.groupby(keys, dropna=False, sort=True):
+        row = dict(zip(keys, key if isinstance(key, tuple) else (key,)))
+        row["replicates"] = len(g)
+        for m in metrics:
+            x = g[m].to_numpy(dtype=float)
+            mean = float(np.mean(x))
+            sd = float(np.std(x, ddof=1)) if len(x) > 1 else float("nan")
+            half = stats.t.ppf(0.975, len(x) - 1) * sd / np.sqrt(len(x)) if len(x) > 1 else float("nan")
+            row.update({f"{m}_mean": mean, f"{m}_sd": sd,
+                        f"{m}_ci_low": mean - half, f"{m}_ci_high": mean + half})
+        out.append(row)
+    return pd.DataFrame(out)
+
+
+def report(out_dir: Path) -> tuple[pd.DataFrame, str]:
+    """Write report/summary.csv and one figure per swept field; returns (table, status line)."""
+    out_dir = Path(out_dir)
+    meta = json.loads((out_dir / "sweep.json").read_text())
+    planned = meta["tasks"]
+    done = [f for f in planned if (out_dir / "chunks" / f).exists()]
+    status = f"{len(done)} of {len(planned)} tasks complete ({100 * len(done) / len(planned):.0f}%)"
+    frame = read_dataset(out_dir)
+    params = list(meta["cells"][0]) if meta["cells"] else []
+    if frame.empty:
+        return pd.DataFrame(), status + "; nothing to report yet"
+    for p in params:   # lists and tables as grid values become their text form
+        frame[p] = frame[p].map(lambda v: v if np.isscalar(v) else json.dumps(v, default=str))
+    if meta["kind"] == "simulation":
+        table = confidence(replicate_metrics(frame, params), ["cell", *params, "mechanism"],
+                           SIM_METRICS)
+        metric = "participation_rate"
+    else:
+        table = confidence(frame, ["cell", *params, "n", "mechanism", "role"], STUDY_METRICS)
+        metric = "loss_probability"
+    target = out_dir / "report"
+    target.mkdir(exist_ok=True)
+    table.to_csv(target / "summary.csv", index=False)
+    for p in params:
+        _figure(table, p, metric, target / f"{_safe(p)}.png")
+    (target / "status.txt").write_text(status + "\n")
+    return table, status
+
+
+def _figure(table: pd.DataFrame, param: str, metric: str, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6.5, 4))
+    marginal = table.groupby([param, "mechanism"], sort=True).agg(
+        mean=(f"{metric}_mean", "mean"), low=(f"{metric}_ci_low", "mean"),
+        high=(f"{metric}_ci_high", "mean")).reset_index()
+    for mech, g in marginal.groupby("mechanism", sort=False):
+        x = g[param].astype(str) if g[param].dtype == object else g[param]
+        ax.errorbar(x, g["mean"], yerr=[g["mean"] - g["low"], g["high"] - g["mean"]],
+                    marker="o", capsize=3, label=mech)
+    ax.set_xlabel(param)
+    ax.set_ylabel(f"{metric} (mean, 95% CI; averaged over the other fields)")
+    ax.grid(alpha=0.3)
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _safe(name: str) -> str:
+    return "".join(ch if ch.isalnum() or ch in "._-" else "_" for ch in name)

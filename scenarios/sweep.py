@@ -1,0 +1,119 @@
+"""Sweeps: a ``[sweep]`` grid over any scenario field, expanded into validated cells.
+
+```toml
+[sweep]
+mode = "product"             # product (every combination) | zip (the lists side by side)
+replicates = 20              # per cell (and per mechanism of a simulation)
+chunk_replicates = 4         # replicates per task and per result file
+[sweep.grid]
+"simulation.center_lambda" = [1.0, 2.25]
+"simulation.lambda.median" = [1.31, 1.955, 2.25]
+```
+
+Each cell is the scenario with the grid's values written into its fields, validated by the
+same parser as any scenario: a field that does not exist or a value that is not allowed is
+reported as ``sweep.grid.<field>``.
+"""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import itertools
+import json
+from dataclasses import dataclass
+
+from scenarios.spec import SpecError, _Table
+
+MODES = ("product", "zip")
+
+
+@dataclass(frozen=True)
+class SweepSpec:
+    mode: str
+    replicates: int
+    chunk_replicates: int
+    grid: tuple            # ((dotted field, (values...)), ...)
+
+
+def parse_sweep(raw, path) -> SweepSpec:
+    t = _Table(raw, str(path), "sweep") if isinstance(raw, dict) else None
+    if t is None:
+        raise SpecError(path, "sweep", "must be a table")
+    t.allow("mode", "replicates", "chunk_replicates", "grid")
+    grid = _flatten(t.get("grid"), "") if isinstance(t.get("grid"), dict) else None
+    if not grid:
+        raise SpecError(path, "sweep.grid", "must be a non-empty table of field = [values, ...]")
+    for name, values in grid:
+        if not isinstance(values, list) or not values:
+            raise SpecError(path, f"sweep.grid.{name}", "must be a non-empty list of values")
+    mode = t.choice("mode", MODES, default="product")
+    if mode == "zip" and len({len(v) for _, v in grid}) > 1:
+        raise SpecError(path, "sweep.grid", "zip mode needs lists of equal length, got "
+                        + ", ".join(f"{k}: {len(v)}" for k, v in grid))
+    return SweepSpec(mode=mode, replicates=t.integer("replicates", minimum=1, default=1),
+                     chunk_replicates=t.integer("chunk_replicates", minimum=1, default=4),
+                     grid=tuple((k, tuple(v)) for k, v in grid))
+
+
+def _flatten(table: dict, prefix: str) -> list:
+    out = []
+    for key, value in table.items():
+        name = f"{prefix}.{key}" if prefix else key
+        if isinstance(value, dict):
+            out += _flatten(value, name)
+        else:
+            out.append((name, value))
+    return out
+
+
+def combinations(sweep: SweepSpec) -> list[dict]:
+    """The swept values of every cell, in cell order."""
+    names = [k for k, _ in sweep.grid]
+    lists = [v for _, v in sweep.grid]
+    rows = itertools.product(*lists) if sweep.mode == "product" else zip(*lists)
+    return [dict(zip(names, row)) for row in rows]
+
+
+def cell_data(base: dict, params: dict, path) -> dict:
+    """The scenario data of one cell: ``base`` with ``params`` written into dotted fields."""
+    data = copy.deepcopy(base)
+    for name, value in params.items():
+        *parents, leaf = name.split(".")
+        node = data
+        for i, key in enumerate(parents):
+            node = node.setdefault(key, {})
+            if not isinstance(node, dict):
+                raise SpecError(path, f"sweep.grid.{name}",
+                                f"'{'.'.join(parents[:i + 1])}' is not a table")
+        node[leaf] = value
+    return data
+
+
+def expand(data: dict, path, text: str, parse) -> tuple[SweepSpec, tuple]:
+    """Validate the sweep and every cell; returns (spec, ((params, Scenario), ...))."""
+    sweep = parse_sweep(data["sweep"], path)
+    base = {k: v for k, v in data.items() if k != "sweep"}
+    cells = []
+    for params in combinations(sweep):
+        try:
+            cells.append((params, parse(cell_data(base, params, path), path, text)))
+        except SpecError as err:
+            swept = [k for k in params if err.field == k or err.field.startswith(k + ".")
+                     or k.startswith(err.field + ".") or err.field.startswith(k + "[")]
+            field = f"sweep.grid.{swept[0]}" if swept else err.field
+            value = f" (value {params[swept[0]]!r})" if swept else ""
+            raise SpecError(path, field, err.message + value) from None
+    return sweep, tuple(cells)
+
+
+def identity(scenario) -> str:
+    """A fingerprint of everything that decides a sweep's rows; resume refuses a mismatch."""
+    payload = [scenario.sweep, [(p, c.seed, c.study, c.simulation, c.holder_prior, c.buyer_prior)
+                                for p, c in scenario.cells]]
+    return hashlib.sha256(json.dumps(payload, default=repr, sort_keys=True).encode()).hexdigest()
+
+
+def replicate_chunks(sweep: SweepSpec) -> list[range]:
+    size = sweep.chunk_replicates
+    return [range(k, min(k + size, sweep.replicates)) for k in range(0, sweep.replicates, size)]

@@ -1,0 +1,204 @@
+"""Running a sweep: cells × replicate chunks as tasks, each result its own Parquet file.
+
+Layout of the output folder:
+
+    sweep.json                 identity, cells, replicates, planned tasks
+    chunks/cell-00003_rep-00008-00011.parquet    one file per finished task
+    failures.json              tasks whose model raised (cell, seed key, traceback)
+
+Every chunk file is written to a temporary name and renamed, so a file exists only complete.
+A rerun into the same folder skips the chunks that exist: a sweep killed halfway and resumed
+gives the dataset of an uninterrupted run, no row missing, none twice.  A rerun with a
+different scenario is refused.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+
+from scenarios import simulation
+from scenarios.executors import SerialExecutor
+from scenarios.sweep import identity, replicate_chunks
+
+KILL_ONCE_ENV = "RISKPART_TEST_KILL_ONCE"    # tests: a worker kills itself once (SIGKILL)
+
+
+class SweepRefused(RuntimeError):
+    """The output folder holds another scenario's sweep."""
+
+
+@dataclass(frozen=True)
+class SweepTask:
+    cell: int
+    replicates: range
+
+    @property
+    def file(self) -> str:
+        return f"cell-{self.cell:05d}_rep-{self.replicates.start:05d}-{self.replicates.stop - 1:05d}.parquet"
+
+
+def plan(scenario) -> list[SweepTask]:
+    return [SweepTask(c, reps) for c in range(len(scenario.cells))
+            for reps in replicate_chunks(scenario.sweep)]
+
+
+def work_estimate(scenario) -> str:
+    """What the sweep will compute, in the units that drive its cost."""
+    reps = scenario.sweep.replicates
+    if scenario.kind == "simulation":
+        rounds = sum(c.simulation.agents * c.simulation.rounds * len(c.simulation.mechanisms)
+                     for _, c in scenario.cells) * reps
+        return f"{rounds:,} agent-rounds (plus one threshold table per setting and mechanism)"
+    profiles = sum(c.study.profiles * sum(c.study.sizes) for _, c in scenario.cells) * reps
+    return f"{profiles:,} agent-profiles per mechanism"
+
+
+def plan_text(scenario) -> str:
+    tasks = plan(scenario)
+    names = [k for k, _ in scenario.sweep.grid]
+    cells = pd.DataFrame([{"cell": i, **p} for i, (p, _) in enumerate(scenario.cells)])
+    return "\n".join([
+        f"sweep of {scenario.path} ({scenario.kind}, mode {scenario.sweep.mode}) over {', '.join(names)}",
+        cells.to_string(index=False),
+        f"cells: {len(scenario.cells)}, replicates per cell: {scenario.sweep.replicates}, "
+        f"replicates per task: {scenario.sweep.chunk_replicates}, tasks: {len(tasks)}",
+        f"work: {work_estimate(scenario)}",
+    ])
+
+
+def sweep_worker(scenario, task: SweepTask, params: dict, tables: dict | None) -> dict:
+    """Rows of one task, or the error that stopped it.  Pure: same inputs, same rows."""
+    _maybe_die_for_test()
+    try:
+        rows = _cell_rows(scenario, task, tables)
+    except Exception:                                          # reported, never lost
+        return {"rows": None, "error": traceback.format_exc(limit=8),
+                "seed_key": f"{scenario.seed}/{task.cell}/{task.replicates.start}"}
+    for row in rows:
+        row.update({"cell": task.cell, **params})
+    return {"rows": rows, "error": None}
+
+
+def _cell_rows(scenario, task: SweepTask, tables) -> list[dict]:
+    if scenario.kind == "simulation":
+        jobs = simulation.tasks_for(scenario, task.replicates, key=(task.cell,))
+        return [row for job in jobs
+                for row in simulation.run_replicate(job, tables[simulation.mechanism_label(job.mechanism)])]
+    from scenarios.runner import study_frame, study_tasks
+    from scenarios.study import run_study
+
+    rows = []
+    for k in task.replicates:
+        frame = study_frame(run_study(study_tasks(scenario, key=(task.cell, k)), SerialExecutor(),
+                                      progress=False))
+        rows += frame.assign(replicate=k).to_dict("records")
+    return rows
+
+
+def _maybe_die_for_test() -> None:
+    marker = os.environ.get(KILL_ONCE_ENV)
+    if marker and not os.path.exists(marker):
+        Path(marker).write_text(str(os.getpid()))
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
+def open_folder(scenario, out_dir: Path) -> dict:
+    """Create or check the sweep folder; refuses another scenario's results."""
+    record = {"identity": identity(scenario), "scenario_file": scenario.path,
+              "scenario_text": scenario.text, "kind": scenario.kind,
+              "cells": [p for p, _ in scenario.cells], "replicates": scenario.sweep.replicates,
+              "chunk_replicates": scenario.sweep.chunk_replicates,
+              "tasks": [t.file for t in plan(scenario)]}
+    meta = out_dir / "sweep.json"
+    if meta.exists():
+        old = json.loads(meta.read_text())
+        if old.get("identity") != record["identity"]:
+            raise SweepRefused(
+                f"{out_dir} holds results of a different sweep ({old.get('scenario_file')}); "
+                "refusing to mix them: choose another --out or remove that folder")
+        return old
+    if out_dir.exists() and any(out_dir.iterdir()):
+        raise SweepRefused(f"{out_dir} is not empty and holds no sweep.json; choose another --out")
+    (out_dir / "chunks").mkdir(parents=True, exist_ok=True)
+    _atomic_write(meta, json.dumps(record, indent=2, default=str).encode())
+    return record
+
+
+def run_sweep(scenario, out_dir: Path, executor, progress: bool = True) -> dict:
+    """Run what is missing; returns counts of done, skipped and failed tasks."""
+    out_dir = Path(out_dir)
+    open_folder(scenario, out_dir)
+    chunks = out_dir / "chunks"
+    tasks = plan(scenario)
+    todo = [t for t in tasks if not (chunks / t.file).exists()]
+    tables = _tables(scenario, {t.cell for t in todo}, executor)
+    jobs = [(scenario.cells[t.cell][1], t, scenario.cells[t.cell][0], tables.get(t.cell))
+            for t in todo]
+    failures, started = [], time.time()
+    for index, result in executor.map(sweep_worker, jobs, desc="sweep", progress=progress,
+                                      ordered=False):
+        task = todo[index]
+        if result["error"] is not None:
+            failures.append({"cell": task.cell, "replicates": [task.replicates.start,
+                             task.replicates.stop - 1], "seed_key": result["seed_key"],
+                             "error": result["error"]})
+            continue
+        _write_chunk(pd.DataFrame(result["rows"]), chunks / task.file)
+    _record_failures(out_dir, failures)
+    return {"tasks": len(tasks), "skipped": len(tasks) - len(todo),
+            "done": len(todo) - len(failures), "failed": len(failures),
+            "wall_s": round(time.time() - started, 3)}
+
+
+def _tables(scenario, cells: set, executor) -> dict:
+    """Threshold tables for the simulation cells that still have work, shared where equal."""
+    if scenario.kind != "simulation":
+        return {}
+    cache, out = {}, {}
+    for c in sorted(cells):
+        cell = scenario.cells[c][1]
+        key = (cell.holder_prior, cell.buyer_prior, cell.simulation.mechanisms,
+               cell.simulation.agents, cell.simulation.threshold_profiles, cell.seed)
+        if key not in cache:
+            cache[key] = simulation.tables_for(cell.simulation, cell.holder_prior,
+                                               cell.buyer_prior, cell.seed, executor)
+        out[c] = cache[key]
+    return out
+
+
+def _write_chunk(frame: pd.DataFrame, path: Path) -> None:
+    tmp = path.with_suffix(f".tmp-{os.getpid()}")
+    frame.to_parquet(tmp, index=False)
+    os.replace(tmp, path)
+
+
+def _atomic_write(path: Path, data: bytes) -> None:
+    tmp = path.with_suffix(f".tmp-{os.getpid()}")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+
+
+def _record_failures(out_dir: Path, failures: list) -> None:
+    path = out_dir / "failures.json"
+    if failures:
+        _atomic_write(path, json.dumps(failures, indent=2).encode())
+    elif path.exists():
+        path.unlink()
+
+
+def read_dataset(out_dir: Path) -> pd.DataFrame:
+    """All finished chunks, in (cell, replicate) order whatever order they were written in."""
+    files = sorted((Path(out_dir) / "chunks").glob("*.parquet"))
+    if not files:
+        return pd.DataFrame()
+    frame = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)
+    keys = [k for k in ("cell", "mechanism", "replicate", "round", "n", "role") if k in frame]
+    return frame.sort_values(keys, kind="stable").reset_index(drop=True)
