@@ -137,6 +137,8 @@ def run_sweep(scenario, out_dir: Path, executor, progress: bool = True) -> dict:
     out_dir = Path(out_dir)
     open_folder(scenario, out_dir)
     chunks = out_dir / "chunks"
+    for stale in chunks.glob("*.tmp-*"):     # left by a run killed while writing
+        stale.unlink()
     tasks = plan(scenario)
     todo = [t for t in tasks if not (chunks / t.file).exists()]
     tables = _tables(scenario, {t.cell for t in todo}, executor)

@@ -1,0 +1,252 @@
+"""Sweeps: exactly-once datasets across backends, chunkings, kills and resumes."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+import pytest
+
+from scenarios import spec, sweep_run
+from scenarios.cli import main
+from scenarios.executors import RayExecutor, SerialExecutor
+
+SWEEP = """
+[scenario]
+name = "sweep_test"
+kind = "simulation"
+seed = 5
+
+[setting]
+type = "trade"
+holder_prior = { family = "uniform", low = 0.0, high = 1.0 }
+buyer_prior = { family = "uniform", low = 0.0, high = 1.0 }
+
+[simulation]
+agents = 4
+lambda = { distribution = "lognormal", median = 1.955, sigma = 0.4 }
+center_lambda = 1.0
+mechanisms = ["M2", "M3+"]
+rounds = 8
+replicates = 1
+threshold_profiles = 3000
+
+[run]
+backend = "serial"
+
+[sweep]
+replicates = REPS
+chunk_replicates = CHUNK
+
+[sweep.grid]
+"simulation.lambda.median" = [1.31, 2.25]
+"simulation.center_lambda" = [1.0, 3.0]
+"""
+
+
+def scenario_file(tmp_path, reps=4, chunk=2, text=SWEEP, name="sweep.toml"):
+    path = tmp_path / name
+    path.write_text(text.replace("REPS", str(reps)).replace("CHUNK", str(chunk)))
+    return path
+
+
+def run(path, out, executor=None):
+    scenario = spec.load(path)
+    with executor or SerialExecutor() as ex:
+        return sweep_run.run_sweep(scenario, out, ex, progress=False)
+
+
+def dataset(out):
+    return sweep_run.read_dataset(out).drop(columns=["seed_key"]).reset_index(drop=True)
+
+
+@pytest.fixture(scope="module")
+def reference(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("reference")
+    run(scenario_file(tmp, chunk=2), tmp / "out")
+    return sweep_run.read_dataset(tmp / "out")
+
+
+def test_grid_expands_to_validated_cells(tmp_path):
+    scenario = spec.load(scenario_file(tmp_path))
+    assert [p for p, _ in scenario.cells] == [
+        {"simulation.lambda.median": m, "simulation.center_lambda": c}
+        for m in (1.31, 2.25) for c in (1.0, 3.0)]
+    assert scenario.cells[3][1].simulation.lambdas["median"] == 2.25
+    assert scenario.cells[3][1].simulation.center_lambda == 3.0
+    assert len(sweep_run.plan(scenario)) == 4 * 2
+
+
+def test_reference_dataset_is_complete_and_tidy(reference):
+    assert len(reference) == 4 * 2 * 4 * 8          # cells × mechanisms × replicates × rounds
+    assert not reference.duplicated(["cell", "mechanism", "replicate", "round"]).any()
+    assert set(reference.columns) >= {"cell", "simulation.lambda.median", "seed_key",
+                                      "participation_rate", "replicate", "round"}
+
+
+def test_chunk_size_does_not_change_the_dataset(tmp_path, reference):
+    run(scenario_file(tmp_path, chunk=3), tmp_path / "out")
+    pd.testing.assert_frame_equal(sweep_run.read_dataset(tmp_path / "out"), reference)
+
+
+@pytest.mark.ray
+@pytest.mark.parametrize("workers", [1, 2])
+def test_ray_gives_the_serial_dataset(tmp_path, reference, workers):
+    run(scenario_file(tmp_path, chunk=1), tmp_path / "out", RayExecutor(workers=workers))
+    pd.testing.assert_frame_equal(sweep_run.read_dataset(tmp_path / "out"), reference)
+
+
+@pytest.mark.ray
+def test_a_killed_ray_worker_is_retried_and_nothing_is_lost(tmp_path, reference, monkeypatch):
+    marker = tmp_path / "killed"
+    monkeypatch.setenv(sweep_run.KILL_ONCE_ENV, str(marker))
+    counts = run(scenario_file(tmp_path, chunk=2), tmp_path / "out", RayExecutor(workers=2))
+    assert marker.exists()                         # a worker really died (SIGKILL)
+    assert counts["failed"] == 0
+    pd.testing.assert_frame_equal(sweep_run.read_dataset(tmp_path / "out"), reference)
+
+
+@pytest.mark.ray
+def test_two_node_cluster_gives_the_serial_dataset(tmp_path, reference):
+    from ray.cluster_utils import Cluster
+
+    cluster = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
+    cluster.add_node(num_cpus=1)
+    try:
+        cluster.wait_for_nodes()
+        import ray
+
+        with RayExecutor(address=cluster.address) as ex:
+            alive = [n for n in ray.nodes() if n["Alive"]]
+            assert len(alive) == 2 and all(n["NodeManagerAddress"] == "127.0.0.1" for n in alive)
+            sweep_run.run_sweep(spec.load(scenario_file(tmp_path, chunk=1)), tmp_path / "out",
+                                ex, progress=False)
+    finally:
+        cluster.shutdown()
+    pd.testing.assert_frame_equal(sweep_run.read_dataset(tmp_path / "out"), reference)
+
+
+def test_resume_after_the_driver_is_killed(tmp_path, reference):
+    path = scenario_file(tmp_path, chunk=1)
+    out = tmp_path / "out"
+    cmd = [sys.executable, "-m", "scenarios.cli", "run", str(path), "--out", str(out), "--quiet"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while time.time() < deadline and len(list((out / "chunks").glob("*.parquet"))) < 3:
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    written = len(list((out / "chunks").glob("*.parquet")))
+    assert 3 <= written < 16, "the kill should land mid-sweep"
+    counts = run(path, out)
+    assert counts["skipped"] == written and counts["done"] == 16 - written
+    assert not list((out / "chunks").glob("*.tmp-*"))
+    pd.testing.assert_frame_equal(sweep_run.read_dataset(out), reference)
+
+
+def test_a_changed_scenario_is_refused_and_nothing_is_touched(tmp_path, capsys):
+    out = tmp_path / "out"
+    assert main(["run", str(scenario_file(tmp_path)), "--out", str(out), "--quiet"]) == 0
+    before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
+    changed = scenario_file(tmp_path, text=SWEEP.replace("seed = 5", "seed = 6"), name="b.toml")
+    assert main(["run", str(changed), "--out", str(out), "--quiet"]) == 2
+    assert "different sweep" in capsys.readouterr().err
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+    # The same scenario again is a no-op resume.
+    assert main(["run", str(scenario_file(tmp_path)), "--out", str(out), "--quiet"]) == 0
+    assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
+
+
+def test_a_model_error_is_reported_with_its_cell_and_seed(tmp_path, monkeypatch, capsys):
+    real = sweep_run.simulation.run_replicate
+
+    def flaky(task, tables):
+        if task.key == (2,) and task.replicate == 1:
+            raise RuntimeError("model blew up")
+        return real(task, tables)
+
+    monkeypatch.setattr(sweep_run.simulation, "run_replicate", flaky)
+    out = tmp_path / "out"
+    assert main(["run", str(scenario_file(tmp_path)), "--out", str(out), "--quiet"]) == 1
+    failures = json.loads((out / "failures.json").read_text())
+    assert [(f["cell"], f["replicates"]) for f in failures] == [(2, [0, 1])]
+    assert "model blew up" in failures[0]["error"] and failures[0]["seed_key"] == "5/2/0"
+    assert len(list((out / "chunks").glob("*.parquet"))) == 7      # the other tasks are kept
+    monkeypatch.setattr(sweep_run.simulation, "run_replicate", real)
+    assert main(["run", str(scenario_file(tmp_path)), "--out", str(out), "--quiet"]) == 0
+    assert not (out / "failures.json").exists()
+    assert len(list((out / "chunks").glob("*.parquet"))) == 8
+
+
+def test_report_on_a_partial_dataset(tmp_path, capsys):
+    out = tmp_path / "out"
+    main(["run", str(scenario_file(tmp_path)), "--out", str(out), "--quiet"])
+    for f in sorted((out / "chunks").glob("cell-0000[01]*"))[:3]:
+        f.unlink()
+    assert main(["report", str(out)]) == 0
+    assert "5 of 8 tasks complete (62%)" in capsys.readouterr().out
+    table = pd.read_csv(out / "report" / "summary.csv")
+    assert set(table.columns) >= {"participation_rate_mean", "participation_rate_ci_low",
+                                  "efficiency_ci_high", "replicates"}
+    assert (table.participation_rate_ci_low <= table.participation_rate_mean + 1e-12).all()
+    assert (out / "report" / "simulation.center_lambda.png").exists()
+
+
+def test_plan_prints_cells_and_tasks(tmp_path, capsys):
+    assert main(["plan", str(scenario_file(tmp_path, reps=10, chunk=4))]) == 0
+    text = capsys.readouterr().out
+    assert "cells: 4, replicates per cell: 10, replicates per task: 4, tasks: 12" in text
+    assert "2,560 agent-rounds" in text
+
+
+BAD = [
+    ("unknown grid field", ('"simulation.center_lambda" = [1.0, 3.0]', '"simulation.centre" = [1.0]'),
+     "sweep.grid.simulation.centre"),
+    ("bad grid value", ('"simulation.center_lambda" = [1.0, 3.0]', '"simulation.center_lambda" = [1.0, -3.0]'),
+     "sweep.grid.simulation.center_lambda"),
+    ("empty list", ('"simulation.center_lambda" = [1.0, 3.0]', '"simulation.center_lambda" = []'),
+     "sweep.grid.simulation.center_lambda"),
+    ("no replicates", ("replicates = REPS", "replicates = 0"), "sweep.replicates"),
+    ("unknown sweep field", ("chunk_replicates = CHUNK", "chunk_replicates = 2\nrepeats = 3"),
+     "sweep.repeats"),
+]
+
+
+def test_zip_pairs_lists_and_needs_equal_lengths(tmp_path, capsys):
+    text = SWEEP.replace("chunk_replicates = CHUNK", 'chunk_replicates = 2\nmode = "zip"')
+    scenario = spec.load(scenario_file(tmp_path, text=text))
+    assert [tuple(p.values()) for p, _ in scenario.cells] == [(1.31, 1.0), (2.25, 3.0)]
+    bad = text.replace("[1.0, 3.0]", "[1.0, 3.0, 4.0]")
+    assert main(["plan", str(scenario_file(tmp_path, text=bad, name="z.toml"))]) == 2
+    assert "zip mode needs lists of equal length" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("case", BAD, ids=[c[0] for c in BAD])
+def test_bad_sweeps_are_one_line_and_write_nothing(case, tmp_path, capsys):
+    _, (old, new), field = case
+    path = scenario_file(tmp_path, text=SWEEP.replace(old, new))
+    out = tmp_path / "out"
+    assert main(["run", str(path), "--out", str(out)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and f"field '{field}'" in err and str(path) in err
+    assert not out.exists()
+
+
+def test_empty_grid_is_refused(tmp_path, capsys):
+    text = SWEEP.split("[sweep.grid]")[0]
+    assert main(["plan", str(scenario_file(tmp_path, text=text))]) == 2
+    assert "sweep.grid" in capsys.readouterr().err
+
+
+def test_unreachable_cluster_is_one_line(tmp_path, capsys):
+    out = tmp_path / "out"
+    path = scenario_file(tmp_path)
+    assert main(["run", str(path), "--out", str(out), "--backend", "ray",
+                 "--address", "127.0.0.1:9"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "cannot reach the Ray cluster at 127.0.0.1:9" in err and len(err.splitlines()) == 1
+    assert not out.exists()
