@@ -86,8 +86,9 @@ def simulation_summary(rounds: pd.DataFrame, agents: int) -> pd.DataFrame:
 def terminal_table(summary, kind: str) -> str:
     """A short table for the terminal."""
     if isinstance(summary, dict):       # a sweep: task counts
-        return (f"sweep: {summary['done']} tasks run, {summary['skipped']} already done, "
-                f"{summary['failed']} failed (see failures.json) of {summary['tasks']}")
+        failed = f", {summary['failed']} failed (see failures.json)" if summary["failed"] else ""
+        return (f"sweep of {summary['tasks']} tasks: {summary['done']} run, "
+                f"{summary['skipped']} already done{failed}")
     if kind == "study":
         worst = summary.groupby(["mechanism", "n"], sort=False).agg(
             min_lambda_star=("lambda_star", "min"), max_loss=("loss_probability", "max"))

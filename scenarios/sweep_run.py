@@ -132,8 +132,12 @@ def open_folder(scenario, out_dir: Path) -> dict:
     return record
 
 
-def run_sweep(scenario, out_dir: Path, executor, progress: bool = True) -> dict:
-    """Run what is missing; returns counts of done, skipped and failed tasks."""
+def run_sweep(scenario, out_dir: Path, executor, progress: bool = True,
+              tables: dict | None = None) -> dict:
+    """Run what is missing; returns counts of done, skipped and failed tasks.
+
+    ``tables`` (cell -> threshold tables) skips computing them, for benchmarks.
+    """
     out_dir = Path(out_dir)
     open_folder(scenario, out_dir)
     chunks = out_dir / "chunks"
@@ -141,7 +145,8 @@ def run_sweep(scenario, out_dir: Path, executor, progress: bool = True) -> dict:
         stale.unlink()
     tasks = plan(scenario)
     todo = [t for t in tasks if not (chunks / t.file).exists()]
-    tables = _tables(scenario, {t.cell for t in todo}, executor)
+    if tables is None:
+        tables = _tables(scenario, {t.cell for t in todo}, executor)
     jobs = [(scenario.cells[t.cell][1], t, scenario.cells[t.cell][0], tables.get(t.cell))
             for t in todo]
     failures, started = [], time.time()
