@@ -96,7 +96,8 @@ def _figure(table: pd.DataFrame, param: str, metric: str, path: Path) -> None:
         ax.errorbar(x, g["mean"], yerr=[g["mean"] - g["low"], g["high"] - g["mean"]],
                     marker="o", capsize=3, label=mech)
     ax.set_xlabel(param)
-    ax.set_ylabel(f"{metric} (mean, 95% CI; averaged over the other fields)")
+    ax.set_ylabel(metric)
+    ax.set_title("mean and 95% CI across replicates (other swept fields averaged)", fontsize=9)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()

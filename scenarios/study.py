@@ -84,7 +84,11 @@ def second_pass(task: StudyTask, chunks: range, bins: np.ndarray) -> list[dict]:
 
 def chunk_first_pass(task: StudyTask, chunk: int) -> dict:
     """Per-role sums of every fixed mechanism and, if tuning, M3's breakpoint histograms."""
-    batch = task.draw(chunk)
+    return batch_first_pass(task, task.draw(chunk))
+
+
+def batch_first_pass(task: StudyTask, batch) -> dict:
+    """``chunk_first_pass`` on a given batch of profiles."""
     tol = task.setting.loss_tolerance
     out = {"fixed": {}, "m3": None}
     for m in task.mechanisms:
