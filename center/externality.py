@@ -25,6 +25,7 @@ import numpy as np
 from center.priors import Prior
 
 GRID_POINTS = 2049
+OTHER_POINTS = 513
 GAUSS_NODES = 16
 
 
@@ -61,8 +62,8 @@ def trade_externality_tables(n: int, holder: Prior, buyer: Prior):
     def buyer_slope(t):
         return -t * (pdf_max(rivals, t) * holder.cdf(t) + cdf_max(rivals, t) * holder.pdf(t))
 
-    return (_hermite_table(holder_xi, holder_slope, holder.low, holder.high),
-            _hermite_table(buyer_xi, buyer_slope, buyer.low, buyer.high))
+    return (_hermite_table(holder_xi, holder_slope, holder, buyer),
+            _hermite_table(buyer_xi, buyer_slope, buyer, holder))
 
 
 def _integral_to(g: Callable, t: np.ndarray, upper: float) -> np.ndarray:
@@ -75,27 +76,52 @@ def _integral_to(g: Callable, t: np.ndarray, upper: float) -> np.ndarray:
     return np.cumsum(cells[::-1])[::-1]
 
 
-def _hermite_table(f: Callable, slope: Callable, low: float, high: float) -> Callable:
-    """Tabulate f on a uniform grid over [low, high]; evaluate the cubic Hermite pieces.
+def _grid(own: Prior, other: Prior) -> np.ndarray:
+    """Nodes over ``own``'s support: uniform over the part that holds its mass, denser where
+    the other role's mass sits, so that a narrow prior's steep CDF is resolved too."""
+    lo, hi = own.core
+    grid = [np.linspace(lo, hi, GRID_POINTS), [own.low, own.high]]
+    olo, ohi = max(other.core[0], own.low), min(other.core[1], own.high)
+    if olo < ohi and (olo, ohi) != (lo, hi):
+        grid.append(np.linspace(olo, ohi, OTHER_POINTS))
+    return np.unique(np.concatenate(grid))
+
+
+def _hermite_table(f: Callable, slope: Callable, own: Prior, other: Prior) -> Callable:
+    """Tabulate f over ``own``'s support (see ``_grid``); evaluate its cubic Hermite pieces.
 
     Each cell's cubic is stored as Horner coefficients in the local coordinate s ∈ [0, 1].
+    On a uniform grid the cell is found by arithmetic, otherwise by binary search.
     """
-    grid = np.linspace(low, high, GRID_POINTS)
-    step = grid[1] - grid[0]
-    y, d = f(grid), slope(grid) * step
+    grid = _grid(own, other)
+    step = np.diff(grid)
+    y = f(grid)
     dy = np.diff(y)
-    c0, c1 = y[:-1], d[:-1]
-    c2 = 3 * dy - 2 * d[:-1] - d[1:]
-    c3 = -2 * dy + d[:-1] + d[1:]
+    # One-sided slopes, taken just inside each cell: at a kink (a support end) the two
+    # neighbouring cells see their own side's slope.
+    inside = 1e-9 * step
+    c0 = y[:-1]
+    c1 = slope(grid[:-1] + inside) * step
+    right = slope(grid[1:] - inside) * step
+    c2 = 3 * dy - 2 * c1 - right
+    c3 = -2 * dy + c1 + right
+    uniform = np.allclose(step, step[0], rtol=1e-9, atol=0)
+    low, high, cells = grid[0], grid[-1], len(grid) - 1
+
+    def locate(t):
+        if uniform:
+            u = (t - low) * (1.0 / step[0])
+            k = np.minimum(u.astype(np.intp), cells - 1)
+            return k, u - k
+        k = np.clip(np.searchsorted(grid, t, side="right") - 1, 0, cells - 1)
+        return k, (t - grid[k]) / step[k]
 
     def interpolate(t):
         t = np.asarray(t, float)
         if t.ndim > 1:    # work on the memory order the array has (column-major batches)
             order = "F" if t.flags.f_contiguous and not t.flags.c_contiguous else "C"
             return interpolate(t.ravel(order=order)).reshape(t.shape, order=order)
-        u = (np.clip(t, low, high) - low) * (1.0 / step)
-        k = np.minimum(u.astype(np.intp), GRID_POINTS - 2)
-        s = u - k
+        k, s = locate(np.clip(t, low, high))
         out = np.take(c3, k)
         out *= s
         out += np.take(c2, k)

@@ -32,6 +32,11 @@ class Uniform:
     def mean(self) -> float:
         return 0.5 * (self.low + self.high)
 
+    @property
+    def core(self) -> tuple[float, float]:
+        """The interval that holds all of the mass that matters numerically."""
+        return (self.low, self.high)
+
     def sample(self, rng: np.random.Generator, shape) -> np.ndarray:
         return self.low + (self.high - self.low) * rng.random(shape)
 
@@ -93,6 +98,11 @@ class TruncatedNormal:
     @property
     def mean(self) -> float:
         return float(self._partial_mean(self.high))
+
+    @property
+    def core(self) -> tuple[float, float]:
+        """The support cut to mu ± 12 sigma: outside it lies less than 1e-32 of the mass."""
+        return (max(self.low, self.mu - 12 * self.sigma), min(self.high, self.mu + 12 * self.sigma))
 
     def sample(self, rng: np.random.Generator, shape) -> np.ndarray:
         lo, hi = special.ndtr(self._alpha), special.ndtr(self._beta)

@@ -33,9 +33,16 @@ def role_samples(utility: np.ndarray, revenue: np.ndarray, holder: int,
 
 
 def summarise(x: np.ndarray, w: np.ndarray, tolerance: float) -> np.ndarray:
-    """The five sums of one role's weighted sample, shape (5,)."""
-    return np.array([w.sum(), dot(w, x < -tolerance), dot(w, x),
-                     dot(w, np.maximum(x, 0.0)), dot(w, np.maximum(-x, 0.0))])
+    """The five sums of one role's weighted sample, shape (5,).
+
+    A loss is x < −tolerance; anything above is a gain or rounding noise.  So that λ* and the
+    loss probability never disagree, the gains are Σ x over the non-losses (noise included,
+    it is below the tolerance) and the losses Σ (−x) over the losses.
+    """
+    loss = x < -tolerance
+    lost = dot(w, np.where(loss, -x, 0.0))
+    kept = dot(w, np.where(loss, 0.0, x))
+    return np.array([w.sum(), dot(w, loss), dot(w, x), max(kept, 0.0), lost])
 
 
 def dot(u: np.ndarray, v: np.ndarray) -> float:

@@ -43,10 +43,14 @@ class TradeSetting:
 
     @property
     def loss_tolerance(self) -> float:
-        """A utility below −tolerance is a loss; above it is floating-point noise."""
+        """A utility below −tolerance is a loss; above it is floating-point noise.
+
+        Rounding errors of sums of n values grow like n·ε·(largest |value|); 1e-12 of the
+        largest |value| is far above them (ε ≈ 2.2e-16) and far below any economic loss.
+        """
         bounds = [self.holder_prior.low, self.holder_prior.high,
                   self.buyer_prior.low, self.buyer_prior.high]
-        return 1e-9 * max(1.0, max(abs(x) for x in bounds))
+        return 1e-12 * max(abs(x) for x in bounds)
 
     def sample(self, rng: np.random.Generator, profiles: int) -> np.ndarray:
         """Types (R, n): column 0 the holder, columns 1.. the buyers.

@@ -1,8 +1,9 @@
 """Exact ρ tuning of Mechanism 3 over a Monte Carlo sample, in bounded memory.
 
-Under M3 every sampled utility (and revenue) is affine in ρ: x_k(ρ) = a_k + ρ b_k.  Over
-ρ ∈ [0, 1/2] each sample changes sign at most once, at r_k = −(a_k + s)/b_k, where s = 0 for
-the positive parts behind λ* and s = tolerance for the loss indicator x < −tolerance.
+Under M3 every sampled utility (and revenue) is affine in ρ: x_k(ρ) = a_k + ρ b_k.  A sample
+is a loss when x < −tolerance (statistics.py); over ρ ∈ [0, 1/2] it crosses that line at most
+once, at r_k = −(a_k + tolerance)/b_k.  The loss count and λ* = Σ_{no loss} x / Σ_{loss} (−x)
+both follow from the set of samples that are not losses, so one histogram serves both.
 
 Pass 1 (``Breakpoints``) histograms the sign changes on a grid of bins: per bin the count, Σa
 and Σb of samples that turn positive (rising) and that turn negative (falling).  That gives the
@@ -30,7 +31,6 @@ from center.statistics import dot
 BINS = 512
 UPPER = 0.5
 MAX_REFINED_BINS = 32
-SHIFTS = ("parts", "loss")     # s = 0 and s = tolerance
 
 
 def bin_of(a: np.ndarray, b: np.ndarray, shift: float) -> tuple[np.ndarray, np.ndarray]:
@@ -106,7 +106,7 @@ def candidates(data: dict, objective: str) -> tuple[np.ndarray, float, float]:
     if objective == "M3*":
         per_role, bound = [], []
         for role in data.values():
-            h = role.hist["loss"]
+            h = role.hist
             per_role.append(_loss_share(h.at_edges()[:, 0], h.total[0]))
             inside = h.rise[0] + h.fall[0]
             fixed = h.at_edges()[1:, 0] - h.rise[0]      # positive at right edge minus newcomers
@@ -118,7 +118,7 @@ def candidates(data: dict, objective: str) -> tuple[np.ndarray, float, float]:
     else:
         per_role, bound = [], []
         for role in data.values():
-            h = role.hist["parts"]
+            h = role.hist
             e = h.at_edges()
             per_role.append(_lambda(e[:, 1], e[:, 2], h.total[1], h.total[2], EDGES))
             bound.append(_lambda_bound(h))
@@ -236,12 +236,11 @@ def optimise(objective: str, data: dict) -> tuple[float, float, bool]:
 
     ``exact`` is False only when more than MAX_REFINED_BINS bins could hold the optimum.
     """
-    kind = "loss" if objective == "M3*" else "parts"
     bins, best_value, best_rho = candidates(data, objective)
     exact = len(bins) < MAX_REFINED_BINS
-    totals = np.stack([role.hist[kind].total for role in data.values()])
+    totals = np.stack([role.hist.total for role in data.values()])
     for j in bins:
-        lo, hi, state = _pieces(j, [role.events(j, kind) for role in data.values()])
+        lo, hi, state = _pieces(j, [role.events(j) for role in data.values()])
         if objective == "M3*":
             value, rho = _solve_star(lo, hi, state, totals)
             better = value < best_value
@@ -254,67 +253,62 @@ def optimise(objective: str, data: dict) -> tuple[float, float, bool]:
 
 
 class RoleBreakpoints:
-    """Both passes' data for one role: histograms and gathered samples per kind.
-
-    'parts' tracks the sign of x (behind λ*), 'loss' the sign of x + tolerance.
-    """
+    """Both passes' data for one role: the histogram and the gathered samples."""
 
     def __init__(self, tolerance: float) -> None:
         self.tolerance = float(tolerance)
-        self.shift = {"parts": 0.0, "loss": float(tolerance)}
-        self.hist = {k: Breakpoints() for k in SHIFTS}
-        self._gathered = {k: [] for k in SHIFTS}
-        self._joined: dict = {}
+        self.hist = Breakpoints()
+        self._gathered: list = []
+        self._joined = None
 
     def add(self, a: np.ndarray, b: np.ndarray, w: np.ndarray) -> None:
         """Pass 1: histogram one chunk."""
-        for k in SHIFTS:
-            self.hist[k].add(Breakpoints.of(a, b, w, self.shift[k]))
+        self.hist.add(Breakpoints.of(a, b, w, self.tolerance))
 
-    def gather(self, a: np.ndarray, b: np.ndarray, w: np.ndarray, bins: np.ndarray) -> dict:
-        """Pass 2: one chunk's samples that change sign in ``bins``, per kind."""
-        return {k: collect(a, b, w, self.shift[k], bins) for k in SHIFTS}
+    def gather(self, a: np.ndarray, b: np.ndarray, w: np.ndarray, bins: np.ndarray):
+        """Pass 2: one chunk's samples that cross the loss line in ``bins``."""
+        return collect(a, b, w, self.tolerance, bins)
 
     def add_hists(self, other: "RoleBreakpoints") -> None:
-        for k in SHIFTS:
-            self.hist[k].add(other.hist[k])
+        self.hist.add(other.hist)
 
-    def add_gathered(self, gathered: dict) -> None:
-        for k in SHIFTS:
-            self._gathered[k].append(gathered[k])
-        self._joined.clear()
+    def add_gathered(self, gathered) -> None:
+        self._gathered.append(gathered)
+        self._joined = None
 
-    def gathered(self, kind: str) -> tuple[np.ndarray, np.ndarray]:
-        if kind not in self._joined:
-            chunks = self._gathered[kind] or [(np.empty(0),) * 3]
-            self._joined[kind] = tuple(np.concatenate(part) for part in zip(*chunks))
-        return self._joined[kind]
+    def gathered(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if self._joined is None:
+            chunks = self._gathered or [(np.empty(0),) * 3]
+            self._joined = tuple(np.concatenate(part) for part in zip(*chunks))
+        return self._joined
 
-    def events(self, j: int, kind: str):
-        return _events(j, self.hist[kind], *self.gathered(kind), self.shift[kind])
+    def events(self, j: int):
+        return _events(j, self.hist, *self.gathered(), self.tolerance)
 
-    def positive_set(self, rho: float, kind: str) -> np.ndarray:
-        """(count, Σa, Σb) of samples with a + shift + ρ·b > 0, exactly.
+    def no_loss_set(self, rho: float) -> np.ndarray:
+        """(count, Σa, Σb) of samples with a + tolerance + ρ·b > 0 (no loss), exactly.
 
         At a bin edge the histogram alone answers; inside bin j the gathered samples of j are
         needed (they are, for every ρ that ``optimise`` can return).
         """
-        hist, shift = self.hist[kind], self.shift[kind]
         j = int(np.searchsorted(EDGES, rho, side="right") - 1)
         if j >= BINS or EDGES[j] == rho:
-            return hist.at_edges()[min(j, BINS)]
-        a, b, w, _ = _in_bin(j, *self.gathered(kind), shift)
-        w = w * (a + shift + rho * b > 0)
-        return hist.fixed_in(j) + np.array([w.sum(), dot(w, a), dot(w, b)])
+            return self.hist.at_edges()[min(j, BINS)]
+        a, b, w, _ = _in_bin(j, *self.gathered(), self.tolerance)
+        w = w * (a + self.tolerance + rho * b > 0)
+        return self.hist.fixed_in(j) + np.array([w.sum(), dot(w, a), dot(w, b)])
 
     def sums(self, rho: float) -> list[float]:
         """The five statistics.FIELDS sums of M3 at ρ."""
-        count, sa, sb = self.hist["parts"].total
-        p = self.positive_set(rho, "parts")
-        q = self.positive_set(rho, "loss")
+        count, sa, sb = self.hist.total
+        kept, ka, kb = self.no_loss_set(rho)
         total = sa + rho * sb
-        positive = p[1] + rho * p[2]
-        return [count, count - q[0], total, positive, positive - total]
+        kept_sum = ka + rho * kb
+        losses = count - kept
+        # The loss set is the complement; with no losses its sum is exactly zero, not the
+        # rounding residue of the difference.
+        lost = max(kept_sum - total, 0.0) if losses > 0 else 0.0
+        return [count, losses, total, max(kept_sum, 0.0), lost]
 
 
 def refine_bins(data: dict) -> np.ndarray:

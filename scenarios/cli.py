@@ -1,4 +1,4 @@
-"""Command line: ``riskpart run SCENARIO.toml [options]``."""
+"""riskpart: efficient mechanisms with risky participation (run, plan, report)."""
 
 from __future__ import annotations
 
@@ -9,9 +9,17 @@ from pathlib import Path
 from scenarios.spec import SpecError, load
 
 
+class _Parser(argparse.ArgumentParser):
+    """argparse that reports a usage error as one line and exit status 2."""
+
+    def error(self, message: str):
+        print(f"error: {self.prog}: {message} (see {self.prog} --help)", file=sys.stderr)
+        raise SystemExit(2)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="riskpart", description=__doc__)
-    sub = parser.add_subparsers(dest="command", required=True)
+    parser = _Parser(prog="riskpart", description=__doc__)
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     run = sub.add_parser("run", help="run a scenario file")
     run.add_argument("scenario", help="path to a scenario TOML file")
     run.add_argument("--out", help="output folder (default: results/<scenario name>)")
@@ -50,13 +58,21 @@ def _run(scenario, args) -> int:
     from scenarios.runner import run, terminal_table
     from scenarios.sweep_run import SweepRefused
 
+    from scenarios.sink import check_writable
+
+    if args.out is not None and not args.out.strip():
+        return _fail("--out: needs a folder name")
     out = Path(args.out) if args.out else Path("results") / scenario.name
-    if out.exists() and not out.is_dir():
-        return _fail(f"--out {out} exists and is not a folder")
+    try:
+        check_writable(out)
+    except OSError as err:
+        return _fail(f"--out {out}: cannot write results there ({err})")
     try:
         summary = run(scenario, out, progress=not args.quiet)
     except (ClusterUnreachable, SweepRefused) as err:
         return _fail(err)
+    except OSError as err:          # the run finished but its files could not be put in place
+        return _fail(f"--out {out}: cannot write results there ({err}); the folder is unchanged")
     print(terminal_table(summary, scenario.kind))
     print(f"results in {out}/")
     return 1 if scenario.sweep is not None and summary.get("failed") else 0

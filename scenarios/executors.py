@@ -6,6 +6,7 @@ in, so merging them is deterministic.  Use them as context managers.
 
 from __future__ import annotations
 
+import logging
 import os
 import socket
 from collections.abc import Callable, Iterable, Iterator
@@ -52,6 +53,9 @@ class RayExecutor:
         self._started = False
 
     def __enter__(self) -> "RayExecutor":
+        # Ray announces at WARNING level that it keeps its default token authentication; that
+        # is expected here (DESIGN.md §4), so the notice would only be noise on every run.
+        logging.getLogger("ray._private.authentication.authentication_token_setup").setLevel(logging.ERROR)
         if self.address is None:
             ray = _ray_on_loopback()
         else:
@@ -60,9 +64,14 @@ class RayExecutor:
         if not ray.is_initialized():
             if self.address is None:
                 ray.init(num_cpus=self.workers or os.cpu_count(), include_dashboard=False,
-                         log_to_driver=False, configure_logging=False)
+                         log_to_driver=False, logging_level=logging.WARNING)
             else:
-                ray.init(address=self.address, log_to_driver=False)
+                try:
+                    ray.init(address=self.address, log_to_driver=False,
+                             logging_level=logging.WARNING)
+                except (ConnectionError, ValueError) as err:
+                    raise ClusterUnreachable(f"cannot join the Ray cluster at {self.address}: "
+                                             f"{str(err).splitlines()[0]}") from None
             self._started = True
         return self
 
@@ -132,10 +141,13 @@ class ClusterUnreachable(ConnectionError):
 
 def check_reachable(address: str, timeout: float = 5.0) -> None:
     """Fail fast, with a clear message, when nothing listens at a host:port address."""
+    if address == "auto":
+        return
     target = address.split("://", 1)[-1]
     host, _, port = target.rpartition(":")
-    if address == "auto" or not port.isdigit():
-        return
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ClusterUnreachable(f"invalid Ray address {address!r}: expected host:port "
+                                 "(port 1-65535), ray://host:port or auto")
     try:
         socket.create_connection((host or "127.0.0.1", int(port)), timeout=timeout).close()
     except OSError as err:

@@ -44,7 +44,7 @@ def figure1(summary: pd.DataFrame, path: Path) -> None:
 def figure2(summary: pd.DataFrame, path: Path) -> None:
     """Smallest λ* over all roles against n, per mechanism, with published estimates."""
     worst = summary.groupby(["mechanism", "n"], sort=False).lambda_star.min().reset_index()
-    fig, ax = plt.subplots(figsize=(7, 4.5))
+    fig, ax = plt.subplots(figsize=(9.5, 4.5))
     finite = worst.lambda_star[np.isfinite(worst.lambda_star)]
     top = max(4.0, float(finite.max()) * 1.1) if len(finite) else 4.0
     for mech, g in worst.groupby("mechanism", sort=False):
@@ -58,7 +58,7 @@ def figure2(summary: pd.DataFrame, path: Path) -> None:
     ax.set_ylabel("largest λ at which every role joins (min λ*)")
     ax.set_title("Figure 2: participation threshold, uniform values trade")
     ax.grid(alpha=0.3)
-    ax.legend(fontsize=7, ncol=2)
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -79,9 +79,10 @@ def participation_figure(rounds: pd.DataFrame, agents: int, path: Path) -> None:
             ax.fill_between(mean.index, by_round.quantile(0.05), by_round.quantile(0.95), alpha=0.2)
         ax.set_xlabel("round")
         ax.set_ylabel(column)
-        ax.set_ylim(-0.02, 1.02)
+        ax.set_ylim(-0.02, 1.1)
         ax.grid(alpha=0.3)
-    axes[0].legend()
+    axes[0].legend(loc="lower right")
+    fig.suptitle("participation and efficiency over rounds (mean, 5–95% band across replicates)")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)

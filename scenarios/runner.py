@@ -37,21 +37,31 @@ def run(scenario, out_dir: Path, progress: bool = True):
 
         with executor:
             return run_sweep(scenario, out_dir, executor, progress)
-    with executor, sink.staged(out_dir) as stage:
+    with sink.staged(out_dir) as stage, executor:
         if scenario.kind == "study":
             summary = study_frame(run_study(study_tasks(scenario), executor, progress))
             sink.write_table(summary, stage, "summary")
             figures.figure1(summary, stage / "figure1.png")
             figures.figure2(summary, stage / "figure2.png")
-            extra = {"profiles_per_n": scenario.study.profiles, "sizes": list(scenario.study.sizes)}
+            extra = {"profiles_per_n": scenario.study.profiles}
         else:
             rounds, summary, extra = _simulate(scenario, executor, progress)
             sink.write_table(rounds, stage, "rounds")
             sink.write_table(summary, stage, "summary")
             figures.participation_figure(rounds, scenario.simulation.agents,
                                          stage / "participation.png")
-        sink.write_manifest(stage, scenario, started, executor.name, extra)
+        sink.write_manifest(stage, scenario, started, executor.name,
+                            {"effective": effective_settings(scenario), **extra})
     return summary
+
+
+def effective_settings(scenario) -> dict:
+    """What actually ran, command-line overrides included (the scenario text is as written)."""
+    spec = scenario.study or scenario.simulation
+    return {"seed": scenario.seed, "backend": scenario.run.backend,
+            "workers": scenario.run.workers, "address": scenario.run.address,
+            **{k: v for k, v in vars(spec).items() if k != "lambdas"},
+            **({"lambda": spec.lambdas} if scenario.simulation else {})}
 
 
 def _simulate(scenario, executor, progress):
@@ -77,7 +87,7 @@ def simulation_summary(rounds: pd.DataFrame, agents: int) -> pd.DataFrame:
         "holder_joined": g.holder_joined.mean(),
         "center_ran": g.center_ran.mean(),
         "efficiency": g.welfare.sum() / g.first_best_welfare.sum(),
-        "mean_revenue": g.revenue.mean(),
+        "mean_revenue": g.revenue.mean() + 0.0,
         "deficit_rate": g.deficit.apply(lambda d: float(np.mean(d > 0))),
         "participants_with_loss": g.participants_with_loss.mean(),
     }).reset_index()
@@ -96,5 +106,5 @@ def terminal_table(summary, kind: str) -> str:
         show = [n for n in (2, 3, 5, 10, 20) if n in table.columns] or list(table.columns[:5])
         table = table[show]
         table.columns = [f"n={n}" for n in show]
-        return "smallest λ* over holder, buyers and center:\n" + table.to_string(float_format="%.3f")
+        return "smallest lambda* over holder, buyers and center:\n" + table.to_string(float_format="%.3f")
     return summary.to_string(index=False, float_format="%.3f")

@@ -22,18 +22,53 @@ import pandas as pd
 
 @contextmanager
 def staged(out_dir: Path):
-    """Yield a staging folder; on success move its files into ``out_dir``."""
+    """Yield a staging folder inside ``out_dir``; on success move its files into place.
+
+    Staging inside the target keeps every move on one filesystem (a mount point works).
+    Nothing is moved unless every target is a plain file or absent, and manifest.json moves
+    last, so it only ever describes files that are there.  If the run fails, the folder is as
+    it was (and removed again if this run created it).
+    """
     out_dir = Path(out_dir)
-    parent = out_dir.resolve().parent
-    parent.mkdir(parents=True, exist_ok=True)
-    stage = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=parent))
+    created = not out_dir.exists()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    stage = Path(tempfile.mkdtemp(prefix=".staging-", dir=out_dir))
     try:
         yield stage
-        out_dir.mkdir(parents=True, exist_ok=True)
-        for item in sorted(stage.iterdir()):
+        items = sorted(stage.iterdir(), key=lambda p: (p.name == "manifest.json", p.name))
+        blocked = [out_dir / p.name for p in items
+                   if (out_dir / p.name).exists() and not (out_dir / p.name).is_file()]
+        if blocked:
+            raise OSError(f"cannot replace {blocked[0]}: it is not a file")
+        for item in items:
             os.replace(item, out_dir / item.name)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
+        if created and not any(out_dir.iterdir()):
+            out_dir.rmdir()
+
+
+def check_writable(out_dir: Path) -> None:
+    """Raise OSError now, before any work, if results could not be written to ``out_dir``."""
+    out_dir = Path(out_dir)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise OSError(f"{out_dir} exists and is not a folder")
+    probe_parent = out_dir if out_dir.is_dir() else _existing_parent(out_dir)
+    if not os.access(probe_parent, os.W_OK | os.X_OK):
+        raise OSError(f"{probe_parent} is not writable")
+    with tempfile.TemporaryDirectory(prefix=".probe-", dir=probe_parent):
+        pass
+    if out_dir.is_symlink() and not out_dir.exists():
+        raise OSError(f"{out_dir} is a dangling symbolic link")
+
+
+def _existing_parent(path: Path) -> Path:
+    for parent in path.absolute().parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise OSError(f"{parent} is not a folder")
+            return parent
+    return Path("/")
 
 
 def write_table(frame: pd.DataFrame, stage: Path, stem: str) -> None:
@@ -48,7 +83,8 @@ def write_manifest(stage: Path, scenario, started: float, executor_name: str, ex
         "scenario_text": scenario.text,
         "kind": scenario.kind,
         "seed": scenario.seed,
-        "seed_scheme": "SeedSequence(seed, spawn_key=(cell, chunk or replicate))",
+        "seed_scheme": ("study: SeedSequence(seed, spawn_key=(n, chunk)); simulation: "
+                        "SeedSequence(seed, spawn_key=(mechanism index, replicate))"),
         "backend": executor_name,
         "package_version": _version(),
         "git_commit": _git_commit(),

@@ -8,6 +8,7 @@ the frozen spec it gets.
 from __future__ import annotations
 
 import math
+import re
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -16,6 +17,7 @@ from center.mechanisms import FIXED, M3, MECHANISM_NAMES, TUNED
 from center.priors import PRIOR_FAMILIES, TruncatedNormal, Uniform
 
 KINDS = ("study", "simulation")
+NAME_PATTERN = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")
 BACKENDS = ("ray", "serial")
 LAMBDA_DISTRIBUTIONS = ("fixed", "lognormal", "list")
 
@@ -26,7 +28,8 @@ class SpecError(ValueError):
     def __init__(self, path, field_name: str, message: str) -> None:
         self.path, self.field, self.message = str(path), field_name, message
         where = f"field '{field_name}': " if field_name else ""
-        super().__init__(f"{self.path}: {where}{message}")
+        one_line = f"{self.path}: {where}{message}".replace("\r", "\\r").replace("\n", "\\n")
+        super().__init__(one_line)
 
 
 @dataclass(frozen=True)
@@ -114,9 +117,11 @@ def load(path) -> Scenario:
     """Read and validate a scenario file; raises SpecError on any problem."""
     path = Path(path)
     try:
-        text = path.read_text(encoding="utf-8")
+        text = path.read_text(encoding="utf-8-sig")
     except OSError as err:
         raise SpecError(path, "", f"cannot read the file ({err.strerror})") from None
+    except UnicodeDecodeError as err:
+        raise SpecError(path, "", f"is not UTF-8 text (byte {err.start}: {err.reason})") from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
@@ -142,7 +147,7 @@ def parse(data: dict, path, text: str = "") -> Scenario:
     run = t.table("run", required=False)
     run.allow("backend", "workers", "address")
     scenario = Scenario(
-        path=str(path), text=text, name=head.string("name"), kind=kind,
+        path=str(path), text=text, name=_name(head), kind=kind,
         seed=head.integer("seed", minimum=0), description=head.string("description", default=""),
         holder_prior=_prior(setting.table("holder_prior")),
         buyer_prior=_prior(setting.table("buyer_prior")),
@@ -158,6 +163,14 @@ def parse(data: dict, path, text: str = "") -> Scenario:
     return replace(scenario, simulation=_simulation(t.table("simulation")))
 
 
+def _name(head: "_Table") -> str:
+    name = head.string("name")
+    if not NAME_PATTERN.fullmatch(name):
+        raise SpecError(head.path, head.name("name"), "must be a plain folder name of letters, "
+                        f"digits, '.', '_' or '-', not starting with '.', got {name!r}")
+    return name
+
+
 def _study(t: "_Table") -> StudySpec:
     t.allow("n", "mechanisms", "profiles", "chunk_profiles")
     return StudySpec(sizes=_sizes(t), mechanisms=_mechanisms(t),
@@ -168,8 +181,9 @@ def _study(t: "_Table") -> StudySpec:
 def _simulation(t: "_Table") -> SimulationSpec:
     t.allow("agents", "lambda", "center_lambda", "mechanisms", "rounds", "replicates",
             "threshold_profiles")
+    agents = t.integer("agents", minimum=2)
     return SimulationSpec(
-        agents=t.integer("agents", minimum=2), lambdas=_lambdas(t.table("lambda")),
+        agents=agents, lambdas=_lambdas(t.table("lambda"), agents),
         center_lambda=t.number("center_lambda", minimum=0.0, strict=True),
         mechanisms=_mechanisms(t), rounds=t.integer("rounds", minimum=1),
         replicates=t.integer("replicates", minimum=1),
@@ -188,7 +202,11 @@ def _sizes(t: "_Table") -> tuple[int, ...]:
     if not isinstance(raw, list) or not raw:
         raise SpecError(t.path, t.name("n"), "must be a non-empty list of integers ≥ 2 or a "
                         "table {from = 2, to = 20}")
-    return tuple(_check_int(t.path, f"{t.name('n')}[{i}]", v, 2) for i, v in enumerate(raw))
+    sizes = [_check_int(t.path, f"{t.name('n')}[{i}]", v, 2) for i, v in enumerate(raw)]
+    for i, v in enumerate(sizes):
+        if v in sizes[:i]:
+            raise SpecError(t.path, f"{t.name('n')}[{i}]", f"{v} is listed twice")
+    return tuple(sizes)
 
 
 def _mechanisms(t: "_Table") -> tuple:
@@ -203,47 +221,75 @@ def _mechanisms(t: "_Table") -> tuple:
             m = _Table(item, t.path, where)
             m.allow("name", "rho")
             m.choice("name", ("M3",))
-            out.append(M3(m.number("rho", minimum=0.0, maximum=0.5)))
+            out.append(M3(m.number("rho", minimum=0.0, maximum=0.5) + 0.0))   # no −0.0
         elif isinstance(item, str) and (item in FIXED or item in TUNED):
             out.append(item)
         elif item == "M3":
             raise SpecError(t.path, where, "M3 needs its ρ: write {name = \"M3\", rho = 0.35}")
         else:
             raise SpecError(t.path, where, _choice(item, MECHANISM_NAMES))
+        labels = [m if isinstance(m, str) else m.label for m in out]
+        if labels[-1] in labels[:-1]:
+            raise SpecError(t.path, where, f"{labels[-1]} is listed twice")
     return tuple(out)
+
+
+MAX_ABS_VALUE = 1e12          # values are normalised surpluses; beyond this products overflow
+MIN_RELATIVE_WIDTH = 1e-9     # narrower supports lose the value's digits to rounding
 
 
 def _prior(t: "_Table"):
     family = t.choice("family", tuple(PRIOR_FAMILIES))
+    keys = ("family", "low", "high") if family == "uniform" else ("family", "mu", "sigma", "low", "high")
+    t.allow(*keys)
+    low, high = _support(t)
     if family == "uniform":
-        t.allow("family", "low", "high")
-        low, high = t.number("low"), t.number("high")
-        if not high > low:
-            raise SpecError(t.path, t.name("high"), f"must be greater than low = {low}, got {high}")
         return Uniform(low, high)
-    t.allow("family", "mu", "sigma", "low", "high")
-    low, high = t.number("low"), t.number("high")
-    if not high > low:
-        raise SpecError(t.path, t.name("high"), f"must be greater than low = {low}, got {high}")
-    try:
-        return TruncatedNormal(t.number("mu"), t.number("sigma", minimum=0.0, strict=True), low, high)
-    except ValueError as err:
-        raise SpecError(t.path, t.name("mu"), str(err)) from None
+    mu = t.number("mu", minimum=-MAX_ABS_VALUE, maximum=MAX_ABS_VALUE)
+    sigma = t.number("sigma", minimum=0.0, strict=True)
+    width = high - low
+    if not MIN_RELATIVE_WIDTH * width <= sigma <= 1e3 * width:
+        raise SpecError(t.path, t.name("sigma"), f"must lie between 1e-9 and 1000 times high − low "
+                        f"= {width:g} (beyond that use a point mass or the uniform family), got {sigma:g}")
+    prior = TruncatedNormal(mu, sigma, low, high) if _mass(mu, sigma, low, high) >= 1e-6 else None
+    if prior is None:
+        raise SpecError(t.path, t.name("mu"), f"puts less than 1e-6 of the normal's mass on "
+                        f"[{low:g}, {high:g}]: move mu or the bounds, got mu = {mu:g}")
+    return prior
 
 
-def _lambdas(t: "_Table") -> dict:
+def _support(t: "_Table") -> tuple[float, float]:
+    low = t.number("low", minimum=-MAX_ABS_VALUE, maximum=MAX_ABS_VALUE)
+    high = t.number("high", minimum=-MAX_ABS_VALUE, maximum=MAX_ABS_VALUE)
+    scale = max(abs(low), abs(high), 1e-300)
+    if not high - low > MIN_RELATIVE_WIDTH * scale:
+        raise SpecError(t.path, t.name("high"), f"must exceed low = {low:g} by more than 1e-9 of "
+                        f"their size, got {high:g}")
+    return low, high
+
+
+def _mass(mu: float, sigma: float, low: float, high: float) -> float:
+    from scipy.special import ndtr
+
+    a, b = (low - mu) / sigma, (high - mu) / sigma
+    return float(ndtr(-a) - ndtr(-b)) if a > 0 else float(ndtr(b) - ndtr(a))
+
+
+def _lambdas(t: "_Table", agents: int) -> dict:
     kind = t.choice("distribution", LAMBDA_DISTRIBUTIONS)
+    t.string("source", default=None)
     if kind == "fixed":
         t.allow("distribution", "value", "source")
         return {"distribution": kind, "value": t.number("value", minimum=0.0, strict=True)}
     if kind == "lognormal":
         t.allow("distribution", "median", "sigma", "source")
         return {"distribution": kind, "median": t.number("median", minimum=0.0, strict=True),
-                "sigma": t.number("sigma", minimum=0.0)}
+                "sigma": t.number("sigma", minimum=0.0, maximum=5.0)}
     t.allow("distribution", "values", "source")
     raw = t.get("values")
-    if not isinstance(raw, list) or not raw:
-        raise SpecError(t.path, t.name("values"), "must be a non-empty list of numbers > 0")
+    if not isinstance(raw, list) or len(raw) != agents:
+        raise SpecError(t.path, t.name("values"), f"must list one number > 0 per agent "
+                        f"(agents = {agents}), got {len(raw) if isinstance(raw, list) else _kind(raw)}")
     values = [_check_number(t.path, f"{t.name('values')}[{i}]", v, 0.0, None, True)
               for i, v in enumerate(raw)]
     return {"distribution": kind, "values": tuple(values)}

@@ -45,6 +45,9 @@ def parse_sweep(raw, path) -> SweepSpec:
     if not grid:
         raise SpecError(path, "sweep.grid", "must be a non-empty table of field = [values, ...]")
     for name, values in grid:
+        if name.split(".")[0] in ("sweep", "run"):
+            raise SpecError(path, f"sweep.grid.{name}", "the grid sweeps scenario fields; "
+                            "[sweep] and [run] cannot be swept")
         if not isinstance(values, list) or not values:
             raise SpecError(path, f"sweep.grid.{name}", "must be a non-empty list of values")
     mode = t.choice("mode", MODES, default="product")
@@ -101,9 +104,10 @@ def expand(data: dict, path, text: str, parse) -> tuple[SweepSpec, tuple]:
         except SpecError as err:
             swept = [k for k in params if err.field == k or err.field.startswith(k + ".")
                      or k.startswith(err.field + ".") or err.field.startswith(k + "[")]
-            field = f"sweep.grid.{swept[0]}" if swept else err.field
-            value = f" (value {params[swept[0]]!r})" if swept else ""
-            raise SpecError(path, field, err.message + value) from None
+            if swept:
+                raise SpecError(path, f"sweep.grid.{swept[0]}",
+                                f"{err.message} (value {params[swept[0]]!r})") from None
+            raise SpecError(path, err.field, f"{err.message} (in the sweep cell {params})") from None
     return sweep, tuple(cells)
 
 

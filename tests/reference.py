@@ -10,12 +10,7 @@ def welfare(theta):
 
 def expected_surplus(theta, i, prior):
     """E over θ̃_i ~ prior of v(θ̃_i, θ_-i), by adaptive quadrature."""
-    def v(x):
-        t = list(theta)
-        t[i] = x
-        return welfare(t) * float(prior.pdf(x))
-    kinks = sorted({min(max(p, prior.low), prior.high) for p in theta})
-    return integrate.quad(v, prior.low, prior.high, points=kinks, limit=200, epsabs=1e-12)[0]
+    return expected_utility(welfare, theta, i, prior)
 
 
 def expected_utility(mechanism_utility, theta, i, prior):

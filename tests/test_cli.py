@@ -118,6 +118,20 @@ BAD = [
     ("bad prior", ("sigma = 0.3", "sigma = -0.3"), "setting.buyer_prior.sigma", "> 0"),
     ("bad backend", ('backend = "serial"', 'backend = "spark"'), "run.backend", "spark"),
     ("syntax", ("[study]", "[study"), "", "TOML syntax error"),
+    ("normal without mu", ("mu = 0.5, ", ""), "setting.buyer_prior.mu", "missing"),
+    ("normal sigma zero", ("sigma = 0.3", "sigma = 0.0"), "setting.buyer_prior.sigma", "> 0"),
+    ("normal sigma huge", ("sigma = 0.3", "sigma = 1e6"), "setting.buyer_prior.sigma", "1000 times"),
+    ("normal mass outside", ("mu = 0.5", "mu = 9.0"), "setting.buyer_prior.mu", "1e-6 of the"),
+    ("support too narrow", ("low = 0.0, high = 1.0 }\nbuyer", "low = 1.0, high = 1.0000000000001 }\nbuyer"),
+     "setting.holder_prior.high", "1e-9"),
+    ("values too large", ("high = 1.0 }\nbuyer", "high = 1e300 }\nbuyer"), "setting.holder_prior.high",
+     "≤ 1000000000000"),
+    ("duplicate n", ("n = [2, 3]", "n = [2, 3, 3]"), "study.n[2]", "listed twice"),
+    ("duplicate mechanism", ('"M3+"]', '"M3+", "M1"]'), "study.mechanisms[7]", "listed twice"),
+    ("name with a slash", ('name = "tiny"', 'name = "../escape"'), "scenario.name", "plain folder"),
+    ("empty name", ('name = "tiny"', 'name = ""'), "scenario.name", "plain folder"),
+    ("newline in a key", ("profiles = 3000", '"bad\\nkey" = 1\nprofiles = 3000'), "study.bad\\nkey",
+     "unknown field"),
 ]
 
 
@@ -152,6 +166,87 @@ def test_bad_simulation_input(case, tmp_path):
     with pytest.raises(spec.SpecError) as err:
         spec.load(write(tmp_path, SIMULATION.replace(old, new)))
     assert err.value.field == field
+
+
+BAD_SIM_EXTRA = [
+    ("lambda list too long", ("values = [1.2, 2.0, 2.5, 3.5]", "values = [1.2, 2.0, 2.5, 3.5, 9.0]"),
+     "simulation.lambda.values"),
+    ("lambda list too short", ("values = [1.2, 2.0, 2.5, 3.5]", "values = [1.2, 2.0]"),
+     "simulation.lambda.values"),
+    ("source not text", ('distribution = "list"', 'distribution = "list", source = 5'),
+     "simulation.lambda.source"),
+    ("duplicate mechanism", ('mechanisms = ["M2", "M3+"]', 'mechanisms = ["M2", "M2"]'),
+     "simulation.mechanisms[1]"),
+]
+
+
+@pytest.mark.parametrize("case", BAD_SIM_EXTRA, ids=[c[0] for c in BAD_SIM_EXTRA])
+def test_more_bad_simulation_input(case, tmp_path):
+    _, (old, new), field = case
+    assert old in SIMULATION
+    with pytest.raises(spec.SpecError) as err:
+        spec.load(write(tmp_path, SIMULATION.replace(old, new)))
+    assert err.value.field == field and "\n" not in str(err.value)
+
+
+def test_files_that_are_not_utf8_or_carry_a_bom(tmp_path, capsys):
+    path = tmp_path / "latin.toml"
+    path.write_bytes(b"\xff\xfe[scenario]\n")
+    assert main(["run", str(path)]) == 2
+    assert "not UTF-8" in capsys.readouterr().err
+    bom = tmp_path / "bom.toml"
+    bom.write_bytes(b"\xef\xbb\xbf" + STUDY.encode())
+    assert spec.load(bom).name == "tiny"
+
+
+def test_rho_minus_zero_is_zero(tmp_path):
+    scenario = spec.load(write(tmp_path, STUDY.replace("rho = 0.3", "rho = -0.0")))
+    assert scenario.study.mechanisms[4].label == "M3(rho=0)"
+
+
+@pytest.mark.parametrize("argv, words", [
+    (["--profiles", "1e6"], "invalid int value"),
+    (["--bogus", "1"], "unrecognized arguments"),
+    (["--out", ""], "--out: needs a folder name"),
+    (["--backend", "ray", "--address", "garbage"], "invalid Ray address 'garbage'"),
+    (["--backend", "ray", "--address", "127.0.0.1:99999"], "invalid Ray address"),
+])
+def test_bad_command_lines_are_one_line(argv, words, tmp_path, capsys):
+    with pytest.raises(SystemExit) if argv[0] in ("--profiles", "--bogus") else _no_exit() as caught:
+        code = main(["run", str(write(tmp_path, STUDY))] + argv)
+    code = caught.value.code if argv[0] in ("--profiles", "--bogus") else code
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and words in err
+    assert not (tmp_path / "results").exists()
+
+
+class _no_exit:
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+
+def test_out_paths_that_cannot_hold_results(tmp_path, capsys):
+    blocker = tmp_path / "afile"
+    blocker.write_text("x")
+    assert main(["run", str(write(tmp_path, STUDY)), "--out", str(blocker / "sub")]) == 2
+    assert "cannot write results there" in capsys.readouterr().err
+    dangling = tmp_path / "dangle"
+    dangling.symlink_to(tmp_path / "missing" / "target")
+    assert main(["run", str(write(tmp_path, STUDY)), "--out", str(dangling)]) == 2
+    assert not (tmp_path / "missing").exists()
+
+
+def test_a_blocked_target_leaves_the_folder_as_it_was(tmp_path, capsys):
+    out = tmp_path / "out"
+    (out / "summary.csv").mkdir(parents=True)
+    (out / "manifest.json").write_text("old")
+    assert main(["run", str(write(tmp_path, STUDY)), "--out", str(out), "--quiet"]) == 2
+    assert "is not a file" in capsys.readouterr().err
+    assert sorted(p.name for p in out.iterdir()) == ["manifest.json", "summary.csv"]
+    assert (out / "manifest.json").read_text() == "old"
 
 
 def test_bad_input_leaves_earlier_results_intact(tmp_path):

@@ -42,7 +42,7 @@ def objectives(a, b, rho, tol):
     for g in np.atleast_1d(rho):
         xs = [x + g * y for x, y in zip(a, b)]
         worst_loss.append(max(np.mean(x < -tol) for x in xs))
-        lam = [np.inf if not (x < 0).any() else np.maximum(x, 0).sum() / np.maximum(-x, 0).sum()
+        lam = [np.inf if not (x < -tol).any() else max(x[x >= -tol].sum(), 0) / -x[x < -tol].sum()
                for x in xs]
         worst_lambda.append(min(lam))
     return np.array(worst_loss), np.array(worst_lambda)
