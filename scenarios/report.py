@@ -42,14 +42,24 @@ def confidence(frame: pd.DataFrame, keys: list[str], metrics) -> pd.DataFrame:
         row = dict(zip(keys, key if isinstance(key, tuple) else (key,)))
         row["replicates"] = len(g)
         for m in metrics:
-            x = g[m].to_numpy(dtype=float)
-            mean = float(np.mean(x))
-            sd = float(np.std(x, ddof=1)) if len(x) > 1 else float("nan")
-            half = stats.t.ppf(0.975, len(x) - 1) * sd / np.sqrt(len(x)) if len(x) > 1 else float("nan")
-            row.update({f"{m}_mean": mean, f"{m}_sd": sd,
-                        f"{m}_ci_low": mean - half, f"{m}_ci_high": mean + half})
+            row.update(_interval(m, g[m].to_numpy(dtype=float)))
         out.append(row)
     return pd.DataFrame(out)
+
+
+def _interval(name: str, x: np.ndarray) -> dict:
+    """Mean, sd and 95% t-interval; an infinite value (λ* of a role that never lost) makes
+    the mean infinite and the spread undefined."""
+    mean = float(np.mean(x))
+    if len(x) > 1 and np.isfinite(x).all():
+        sd = float(np.std(x, ddof=1))
+        half = float(stats.t.ppf(0.975, len(x) - 1) * sd / np.sqrt(len(x)))
+    else:
+        sd = half = float("nan")
+    low, high = (mean - half, mean + half) if np.isfinite(half) else (float("nan"),) * 2
+    if np.isinf(mean) and np.isinf(x).all():
+        low = high = mean
+    return {f"{name}_mean": mean, f"{name}_sd": sd, f"{name}_ci_low": low, f"{name}_ci_high": high}
 
 
 def report(out_dir: Path) -> tuple[pd.DataFrame, str]:

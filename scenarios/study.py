@@ -12,6 +12,7 @@ pass 2 re-draws the same chunks and gathers the few samples the exact ρ search 
 
 from __future__ import annotations
 
+import ctypes
 from dataclasses import dataclass
 
 import numpy as np
@@ -74,12 +75,39 @@ def _m3_roles(batch):
 
 def first_pass(task: StudyTask, chunks: range) -> dict:
     """``chunk_first_pass`` over consecutive chunks, merged in order."""
-    return merge_first(chunk_first_pass(task, k) for k in chunks)
+    merged = merge_first(chunk_first_pass(task, k) for k in chunks)
+    release_freed_memory()
+    return merged
 
 
 def second_pass(task: StudyTask, chunks: range, bins: np.ndarray) -> list[dict]:
     """``chunk_second_pass`` over consecutive chunks, in order."""
-    return [chunk_second_pass(task, k, bins) for k in chunks]
+    gathered = [chunk_second_pass(task, k, bins) for k in chunks]
+    release_freed_memory()
+    return gathered
+
+
+def release_freed_memory() -> None:
+    """Hand freed heap pages back to the OS (glibc only; elsewhere a no-op).
+
+    Chunks allocate and free many arrays of a few MB; glibc keeps such freed blocks in its
+    heap, so without this the resident size creeps up with the number of chunks processed
+    even though the live data stays the same.
+    """
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
+
+
+def _load_libc():
+    try:
+        libc = ctypes.CDLL("libc.so.6")
+        libc.malloc_trim.argtypes = [ctypes.c_size_t]
+        return libc
+    except (OSError, AttributeError):
+        return None
+
+
+_LIBC = _load_libc()
 
 
 def chunk_first_pass(task: StudyTask, chunk: int) -> dict:
@@ -170,13 +198,16 @@ def run_study(tasks: list[StudyTask], executor, progress: bool = True) -> list[d
     jobs = [(t, g) for t in tasks for g in t.groups]
     results = executor.map(first_pass, jobs, desc="profiles", progress=progress)
     merged = [merge_first(_take(results, len(t.groups))) for t in tasks]   # streams
-    refine = [(t, m, tuning.refine_bins(m["m3"])) for t, m in zip(tasks, merged) if t.tuned]
-    jobs = [(t, g, bins) for t, _, bins in refine for g in t.groups]
-    if jobs:
-        results = executor.map(second_pass, jobs, desc="refine rho", progress=progress)
-        for t, m, _ in refine:
-            merge_second(m["m3"], _take(results, len(t.groups)))
-    return [row for t, m in zip(tasks, merged) for row in rows_for(t, m)]
+    refine = [(t, tuning.refine_bins(m["m3"])) for t, m in zip(tasks, merged) if t.tuned]
+    jobs = [(t, g, bins) for t, bins in refine for g in t.groups]
+    second = executor.map(second_pass, jobs, desc="refine rho", progress=progress) if jobs else None
+    rows = []
+    for t, m in zip(tasks, merged):       # one n at a time: its gathered samples, then rows
+        if t.tuned:
+            merge_second(m["m3"], _take(second, len(t.groups)))
+        rows += rows_for(t, m)
+        m.clear()
+    return rows
 
 
 def _take(iterator, count: int):

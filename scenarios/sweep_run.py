@@ -14,6 +14,7 @@ different scenario is refused.
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -75,16 +76,22 @@ def plan_text(scenario) -> str:
 
 
 def sweep_worker(scenario, task: SweepTask, params: dict, tables: dict | None) -> dict:
-    """Rows of one task, or the error that stopped it.  Pure: same inputs, same rows."""
+    """One task's rows as Parquet bytes, or the error that stopped it.
+
+    Pure: same inputs, same bytes.  Encoding here, in the worker, leaves the driver nothing to
+    do but write the bytes, so it does not compete with the workers for cores.
+    """
     _maybe_die_for_test()
     try:
         rows = _cell_rows(scenario, task, tables)
     except Exception:                                          # reported, never lost
-        return {"rows": None, "error": traceback.format_exc(limit=8),
+        return {"parquet": None, "error": traceback.format_exc(limit=8),
                 "seed_key": f"{scenario.seed}/{task.cell}/{task.replicates.start}"}
     for row in rows:
         row.update({"cell": task.cell, **params})
-    return {"rows": rows, "error": None}
+    buffer = io.BytesIO()
+    pd.DataFrame(rows).to_parquet(buffer, index=False)
+    return {"parquet": buffer.getvalue(), "error": None}
 
 
 def _cell_rows(scenario, task: SweepTask, tables) -> list[dict]:
@@ -158,7 +165,7 @@ def run_sweep(scenario, out_dir: Path, executor, progress: bool = True,
                              task.replicates.stop - 1], "seed_key": result["seed_key"],
                              "error": result["error"]})
             continue
-        _write_chunk(pd.DataFrame(result["rows"]), chunks / task.file)
+        _atomic_write(chunks / task.file, result["parquet"])
     _record_failures(out_dir, failures)
     return {"tasks": len(tasks), "skipped": len(tasks) - len(todo),
             "done": len(todo) - len(failures), "failed": len(failures),
@@ -179,12 +186,6 @@ def _tables(scenario, cells: set, executor) -> dict:
                                                cell.buyer_prior, cell.seed, executor)
         out[c] = cache[key]
     return out
-
-
-def _write_chunk(frame: pd.DataFrame, path: Path) -> None:
-    tmp = path.with_suffix(f".tmp-{os.getpid()}")
-    frame.to_parquet(tmp, index=False)
-    os.replace(tmp, path)
 
 
 def _atomic_write(path: Path, data: bytes) -> None:

@@ -250,3 +250,51 @@ def test_unreachable_cluster_is_one_line(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert "cannot reach the Ray cluster at 127.0.0.1:9" in err and len(err.splitlines()) == 1
     assert not out.exists()
+
+
+STUDY_SWEEP = """
+[scenario]
+name = "study_sweep"
+kind = "study"
+seed = 3
+
+[setting]
+type = "trade"
+holder_prior = { family = "uniform", low = 0.0, high = 1.0 }
+buyer_prior = { family = "uniform", low = 0.0, high = 1.0 }
+
+[study]
+n = [2, 4]
+mechanisms = ["M1", "M3+"]
+profiles = 2000
+chunk_profiles = 1000
+
+[sweep]
+mode = "zip"
+replicates = 3
+chunk_replicates = 2
+
+[sweep.grid]
+"setting.buyer_prior.high" = [1.0, 1.5]
+"setting.holder_prior" = [{ family = "uniform", low = 0.0, high = 1.0 },
+                          { family = "truncated_normal", mu = 0.5, sigma = 0.2, low = 0.0, high = 1.0 }]
+"""
+
+
+def test_study_sweeps_replicate_studies_and_report_them(tmp_path, capsys):
+    path = tmp_path / "study.toml"
+    path.write_text(STUDY_SWEEP)
+    scenario = spec.load(path)
+    assert scenario.cells[1][1].buyer_prior.high == 1.5
+    assert scenario.cells[1][1].holder_prior.sigma == 0.2
+    out = tmp_path / "out"
+    assert main(["run", str(path), "--out", str(out), "--quiet", "--backend", "serial"]) == 0
+    data = sweep_run.read_dataset(out)
+    assert len(data) == 2 * 3 * 2 * 2 * 3          # cells × replicates × n × mechanisms × roles
+    # Replicates are independent draws: their loss probabilities differ.
+    m1 = data[(data.mechanism == "M1") & (data.role == "holder") & (data.n == 2) & (data.cell == 0)]
+    assert m1.loss_probability.nunique() == 3
+    assert main(["report", str(out)]) == 0
+    table = pd.read_csv(out / "report" / "summary.csv")
+    assert {"loss_probability_mean", "lambda_star_ci_high", "n", "role"} <= set(table.columns)
+    assert (table.replicates == 3).all()
