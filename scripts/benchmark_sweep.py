@@ -71,7 +71,7 @@ def main() -> None:
     from scenarios import simulation, spec
     from scenarios.executors import RayExecutor, SerialExecutor
 
-    replicates, rounds, chunk = (40, 20, 5) if args.quick else (150, 100, 10)
+    replicates, rounds, chunk = (40, 20, 5) if args.quick else (150, 300, 10)
     path = Path(tempfile.mkdtemp()) / "bench.toml"
     path.write_text(SCENARIO.format(replicates=replicates, rounds=rounds, chunk=chunk))
     scenario = spec.load(path)
