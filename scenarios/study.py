@@ -2,8 +2,9 @@
 
 Work is split into chunks of at most ``chunk_profiles`` profiles; chunk k of population size n
 draws its profiles from ``SeedSequence(seed, spawn_key=(n, k))``, so every chunk is the same
-whatever executor runs it.  Workers are pure functions of (task, chunk) returning sums that the
-driver merges in chunk order: the rows do not depend on the backend or the worker count.
+whatever executor runs it.  A worker call handles a fixed group of consecutive chunks (set by
+the spec, never by the executor) and returns their sums merged in chunk order; the driver merges
+the groups in order too, so the rows do not depend on the backend or the worker count.
 
 Pass 1 runs every fixed mechanism and histograms M3's sign changes; if M3* or M3+ is asked for,
 pass 2 re-draws the same chunks and gathers the few samples the exact ρ search needs
