@@ -62,6 +62,8 @@ def _run(scenario, args) -> int:
 
     if args.out is not None and not args.out.strip():
         return _fail("--out: needs a folder name")
+    if scenario.run.address and scenario.run.backend != "ray":
+        return _fail("--address: joins a Ray cluster, so it needs --backend ray")
     out = Path(args.out) if args.out else Path("results") / scenario.name
     try:
         check_writable(out)
@@ -91,8 +93,12 @@ def _report(folder: Path) -> int:
     if not (folder / "sweep.json").exists():
         return _fail(f"{folder}: no sweep.json here; report reads the folder a sweep wrote")
     from scenarios.report import report
+    from scenarios.sweep_run import SweepRefused
 
-    table, status = report(folder)
+    try:
+        table, status = report(folder)
+    except (SweepRefused, OSError) as err:
+        return _fail(err)
     print(status)
     if not table.empty:
         print(f"summary in {folder / 'report' / 'summary.csv'} ({len(table)} rows)")

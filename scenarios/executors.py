@@ -63,8 +63,10 @@ class RayExecutor:
             import ray
         if not ray.is_initialized():
             if self.address is None:
-                ray.init(num_cpus=self.workers or os.cpu_count(), include_dashboard=False,
-                         log_to_driver=False, logging_level=logging.WARNING)
+                # address="local": always a fresh instance, never a stray `ray start` one.
+                ray.init(address="local", num_cpus=self.workers or os.cpu_count(),
+                         include_dashboard=False, log_to_driver=False,
+                         logging_level=logging.WARNING)
             else:
                 try:
                     ray.init(address=self.address, log_to_driver=False,

@@ -8,14 +8,14 @@ gets a mean and a 95% confidence interval (Student t), per cell of the grid and 
 
 from __future__ import annotations
 
-import json
+import os
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 from scipy import stats
 
-from scenarios.sweep_run import read_dataset
+from scenarios.sweep_run import SweepRefused, read_dataset, read_meta, readable
 
 STEADY_SHARE = 0.25
 SIM_METRICS = ("participation_rate", "efficiency", "revenue", "deficit_rate")
@@ -50,6 +50,9 @@ def confidence(frame: pd.DataFrame, keys: list[str], metrics) -> pd.DataFrame:
 def _interval(name: str, x: np.ndarray) -> dict:
     """Mean, sd and 95% t-interval; an infinite value (λ* of a role that never lost) makes
     the mean infinite and the spread undefined."""
+    x = x[~np.isnan(x)]          # e.g. efficiency of a replicate with no possible trade
+    if len(x) == 0:
+        return {f"{name}_{k}": float("nan") for k in ("mean", "sd", "ci_low", "ci_high")}
     mean = float(np.mean(x))
     if len(x) > 1 and np.isfinite(x).all():
         sd = float(np.std(x, ddof=1))
@@ -65,16 +68,16 @@ def _interval(name: str, x: np.ndarray) -> dict:
 def report(out_dir: Path) -> tuple[pd.DataFrame, str]:
     """Write report/summary.csv and one figure per swept field; returns (table, status line)."""
     out_dir = Path(out_dir)
-    meta = json.loads((out_dir / "sweep.json").read_text())
+    meta = read_meta(out_dir)
     planned = meta["tasks"]
-    done = [f for f in planned if (out_dir / "chunks" / f).exists()]
-    status = f"{len(done)} of {len(planned)} tasks complete ({100 * len(done) / len(planned):.0f}%)"
+    done = [f for f in planned if readable(out_dir / "chunks" / f)]
+    status = f"{len(done)} of {len(planned)} tasks complete ({100 * len(done) // len(planned)}%)"
+    if (out_dir / "failures.json").exists():
+        status += "; some tasks failed: see failures.json"
     frame = read_dataset(out_dir)
     params = list(meta["cells"][0]) if meta["cells"] else []
     if frame.empty:
         return pd.DataFrame(), status + "; nothing to report yet"
-    for p in params:   # lists and tables as grid values become their text form
-        frame[p] = frame[p].map(lambda v: v if np.isscalar(v) else json.dumps(v, default=str))
     if meta["kind"] == "simulation":
         table = confidence(replicate_metrics(frame, params), ["cell", *params, "mechanism"],
                            SIM_METRICS)
@@ -83,12 +86,21 @@ def report(out_dir: Path) -> tuple[pd.DataFrame, str]:
         table = confidence(frame, ["cell", *params, "n", "mechanism", "role"], STUDY_METRICS)
         metric = "loss_probability"
     target = out_dir / "report"
+    if target.exists() and not target.is_dir():
+        raise SweepRefused(f"{target} exists and is not a folder")
     target.mkdir(exist_ok=True)
-    table.to_csv(target / "summary.csv", index=False)
+    _replace(target / "summary.csv", lambda p: table.to_csv(p, index=False))
     for p in params:
-        _figure(table, p, metric, target / f"{_safe(p)}.png")
-    (target / "status.txt").write_text(status + "\n")
+        _replace(target / f"{_safe(p)}.png", lambda f, p=p: _figure(table, p, metric, f))
+    _replace(target / "status.txt", lambda p: Path(p).write_text(status + "\n"))
     return table, status
+
+
+def _replace(path: Path, write) -> None:
+    """Write through a temporary file, so a killed report never leaves half a file."""
+    tmp = path.with_name(f".{path.name}.tmp")
+    write(tmp)
+    os.replace(tmp, path)
 
 
 def _figure(table: pd.DataFrame, param: str, metric: str, path: Path) -> None:
@@ -111,7 +123,7 @@ def _figure(table: pd.DataFrame, param: str, metric: str, path: Path) -> None:
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    fig.savefig(path, dpi=110, format="png")
     plt.close(fig)
 
 

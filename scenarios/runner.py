@@ -32,11 +32,14 @@ def run(scenario, out_dir: Path, progress: bool = True):
     (for a sweep: the task counts of scenarios.sweep_run.run_sweep)."""
     started = time.time()
     executor = make_executor(scenario.run.backend, scenario.run.address, scenario.run.workers)
-    if scenario.sweep is not None:
-        from scenarios.sweep_run import run_sweep
+    from scenarios.sweep_run import SweepRefused, run_sweep
 
+    if scenario.sweep is not None:
         with executor:
             return run_sweep(scenario, out_dir, executor, progress)
+    if (Path(out_dir) / "sweep.json").exists():
+        raise SweepRefused(f"{out_dir} holds a sweep's results; a single run would mix with "
+                           "them: choose another --out")
     with sink.staged(out_dir) as stage, executor:
         if scenario.kind == "study":
             summary = study_frame(run_study(study_tasks(scenario), executor, progress))

@@ -14,6 +14,9 @@ from agents.population import draw_lambdas
 from scenarios.thresholds import threshold_table
 
 
+SIMULATION_STREAM = 2**31     # above any replicate or population size
+
+
 @dataclass(frozen=True)
 class ReplicateTask:
     mechanism: object          # a name from MECHANISM_NAMES or an M3 instance
@@ -30,7 +33,9 @@ class ReplicateTask:
 
     @property
     def spawn_key(self) -> tuple:
-        return (*self.key, self.cell, self.replicate)
+        # The tag keeps simulation streams apart from the study's (n, chunk) streams that
+        # build the threshold tables: (2, 0) must not mean both.
+        return (*self.key, SIMULATION_STREAM, self.cell, self.replicate)
 
 
 def mechanism_label(mechanism) -> str:

@@ -82,6 +82,8 @@ class Scenario:
         if changes.get("seed") is not None:
             out = replace(out, seed=_check_int(self.path, "--seed", changes["seed"], 0))
         run = {k: changes[k] for k in ("backend", "workers", "address") if changes.get(k) is not None}
+        if "address" in run and not run["address"].strip():
+            raise SpecError(self.path, "--address", "needs host:port, ray://host:port or auto")
         if run:
             if "backend" in run and run["backend"] not in BACKENDS:
                 raise SpecError(self.path, "--backend", _choice(run["backend"], BACKENDS))
@@ -103,6 +105,9 @@ class Scenario:
 
 
     def _sweep_overrides(self, changes: dict) -> "Scenario":
+        from scenarios.sweep import check_overrides
+
+        check_overrides(self.sweep, self.path, changes)
         reps = changes.get("replicates")
         sweep = self.sweep
         if reps is not None:
@@ -135,8 +140,9 @@ def parse(data: dict, path, text: str = "") -> Scenario:
         from scenarios.sweep import expand
 
         sweep, cells = expand(data, path, text, parse)
-        base = parse({k: v for k, v in data.items() if k != "sweep"}, path, text)
-        return replace(base, sweep=sweep, cells=cells)
+        # The first cell stands for the sweep's shared fields (name, kind, run): the base
+        # alone may lack a field that the grid supplies.
+        return replace(cells[0][1], sweep=sweep, cells=cells)
     t.allow("scenario", "setting", "study", "simulation", "run")
     head = t.table("scenario")
     head.allow("name", "kind", "seed", "description")

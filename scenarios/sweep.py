@@ -26,6 +26,9 @@ from dataclasses import dataclass
 from scenarios.spec import SpecError, _Table
 
 MODES = ("product", "zip")
+MAX_REPLICATES = 10_000_000
+OVERRIDDEN_FIELDS = {"seed": ("scenario.seed",),
+                     "profiles": ("study.profiles", "simulation.threshold_profiles")}
 
 
 @dataclass(frozen=True)
@@ -41,7 +44,7 @@ def parse_sweep(raw, path) -> SweepSpec:
     if t is None:
         raise SpecError(path, "sweep", "must be a table")
     t.allow("mode", "replicates", "chunk_replicates", "grid")
-    grid = _flatten(t.get("grid"), "") if isinstance(t.get("grid"), dict) else None
+    grid = _flatten(t.get("grid"), "", path) if isinstance(t.get("grid"), dict) else None
     if not grid:
         raise SpecError(path, "sweep.grid", "must be a non-empty table of field = [values, ...]")
     for name, values in grid:
@@ -54,19 +57,28 @@ def parse_sweep(raw, path) -> SweepSpec:
     if mode == "zip" and len({len(v) for _, v in grid}) > 1:
         raise SpecError(path, "sweep.grid", "zip mode needs lists of equal length, got "
                         + ", ".join(f"{k}: {len(v)}" for k, v in grid))
-    return SweepSpec(mode=mode, replicates=t.integer("replicates", minimum=1, default=1),
+    replicates = t.integer("replicates", minimum=1, default=1)
+    if replicates > MAX_REPLICATES:
+        raise SpecError(path, "sweep.replicates", f"must be ≤ {MAX_REPLICATES:,}, got {replicates:,}")
+    return SweepSpec(mode=mode, replicates=replicates,
                      chunk_replicates=t.integer("chunk_replicates", minimum=1, default=4),
                      grid=tuple((k, tuple(v)) for k, v in grid))
 
 
-def _flatten(table: dict, prefix: str) -> list:
+def _flatten(table: dict, prefix: str, path=None) -> list:
     out = []
     for key, value in table.items():
         name = f"{prefix}.{key}" if prefix else key
         if isinstance(value, dict):
-            out += _flatten(value, name)
+            out += _flatten(value, name, path)
         else:
             out.append((name, value))
+    names = [n for n, _ in out]
+    for i, name in enumerate(names):
+        clash = [other for other in names[:i]
+                 if other == name or other.startswith(name + ".") or name.startswith(other + ".")]
+        if clash:
+            raise SpecError(path, f"sweep.grid.{name}", f"is swept twice (also as {clash[0]})")
     return out
 
 
@@ -109,6 +121,18 @@ def expand(data: dict, path, text: str, parse) -> tuple[SweepSpec, tuple]:
                                 f"{err.message} (value {params[swept[0]]!r})") from None
             raise SpecError(path, err.field, f"{err.message} (in the sweep cell {params})") from None
     return sweep, tuple(cells)
+
+
+def check_overrides(sweep: SweepSpec, path, changes: dict) -> None:
+    """A command-line override must not silently replace a swept field's values."""
+    swept = [k for k, _ in sweep.grid]
+    for option, fields in OVERRIDDEN_FIELDS.items():
+        if changes.get(option) is None:
+            continue
+        for name in swept:
+            if any(name == f or f.startswith(name + ".") for f in fields):
+                raise SpecError(path, f"--{option}", f"would override the swept field {name}; "
+                                "change the grid instead")
 
 
 def identity(scenario) -> str:

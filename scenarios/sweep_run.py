@@ -24,6 +24,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 
 from scenarios import simulation
 from scenarios.executors import SerialExecutor
@@ -70,7 +72,8 @@ def plan_text(scenario) -> str:
         f"sweep of {scenario.path} ({scenario.kind}, mode {scenario.sweep.mode}) over {', '.join(names)}",
         cells.to_string(index=False),
         f"cells: {len(scenario.cells)}, replicates per cell: {scenario.sweep.replicates}, "
-        f"replicates per task: {scenario.sweep.chunk_replicates}, tasks: {len(tasks)}",
+        f"replicates per task: {min(scenario.sweep.chunk_replicates, scenario.sweep.replicates)}, "
+        f"tasks: {len(tasks)}",
         f"work: {work_estimate(scenario)}",
     ])
 
@@ -84,14 +87,25 @@ def sweep_worker(scenario, task: SweepTask, params: dict, tables: dict | None) -
     _maybe_die_for_test()
     try:
         rows = _cell_rows(scenario, task, tables)
+        columns = {name: column_value(v) for name, v in params.items()}
+        for row in rows:
+            row.update({"cell": task.cell, **columns})
+        buffer = io.BytesIO()
+        pd.DataFrame(rows).to_parquet(buffer, index=False)
     except Exception:                                          # reported, never lost
         return {"parquet": None, "error": traceback.format_exc(limit=8),
                 "seed_key": f"{scenario.seed}/{task.cell}/{task.replicates.start}"}
-    for row in rows:
-        row.update({"cell": task.cell, **params})
-    buffer = io.BytesIO()
-    pd.DataFrame(rows).to_parquet(buffer, index=False)
     return {"parquet": buffer.getvalue(), "error": None}
+
+
+def column_value(value):
+    """A swept value as a Parquet-safe cell: numbers and text as they are, anything else
+    (lists, tables, integers beyond 64 bits) as its JSON text."""
+    if isinstance(value, bool) or isinstance(value, float) or isinstance(value, str):
+        return value
+    if isinstance(value, int) and -2**63 <= value < 2**63:
+        return value
+    return json.dumps(value, default=str)
 
 
 def _cell_rows(scenario, task: SweepTask, tables) -> list[dict]:
@@ -126,17 +140,42 @@ def open_folder(scenario, out_dir: Path) -> dict:
               "tasks": [t.file for t in plan(scenario)]}
     meta = out_dir / "sweep.json"
     if meta.exists():
-        old = json.loads(meta.read_text())
+        old = read_meta(out_dir)
         if old.get("identity") != record["identity"]:
             raise SweepRefused(
-                f"{out_dir} holds results of a different sweep ({old.get('scenario_file')}); "
-                "refusing to mix them: choose another --out or remove that folder")
+                f"{out_dir} holds results of a different sweep ({old.get('scenario_file')}: "
+                "another scenario, seed, size or chunking); refusing to mix them: choose "
+                "another --out or remove that folder")
+        (out_dir / "chunks").mkdir(exist_ok=True)
         return old
-    if out_dir.exists() and any(out_dir.iterdir()):
+    if out_dir.exists() and not _only_leftovers(out_dir):
         raise SweepRefused(f"{out_dir} is not empty and holds no sweep.json; choose another --out")
-    (out_dir / "chunks").mkdir(parents=True, exist_ok=True)
+    out_dir.mkdir(parents=True, exist_ok=True)
     _atomic_write(meta, json.dumps(record, indent=2, default=str).encode())
+    (out_dir / "chunks").mkdir(exist_ok=True)
     return record
+
+
+def read_meta(out_dir: Path) -> dict:
+    """sweep.json, or SweepRefused naming what is wrong with it."""
+    try:
+        meta = json.loads((out_dir / "sweep.json").read_text())
+    except (OSError, ValueError) as err:
+        raise SweepRefused(f"{out_dir / 'sweep.json'} is unreadable ({err})") from None
+    if not isinstance(meta, dict) or not isinstance(meta.get("tasks"), list) or not meta["tasks"]:
+        raise SweepRefused(f"{out_dir / 'sweep.json'} is not a sweep record")
+    return meta
+
+
+def _only_leftovers(out_dir: Path) -> bool:
+    """True for a folder that a run killed before writing sweep.json left behind."""
+    for item in out_dir.iterdir():
+        if item.name == "chunks" and item.is_dir() and not any(item.iterdir()):
+            continue
+        if item.name.startswith("sweep.tmp-"):
+            continue
+        return False
+    return True
 
 
 def run_sweep(scenario, out_dir: Path, executor, progress: bool = True,
@@ -149,9 +188,10 @@ def run_sweep(scenario, out_dir: Path, executor, progress: bool = True,
     open_folder(scenario, out_dir)
     chunks = out_dir / "chunks"
     for stale in chunks.glob("*.tmp-*"):     # left by a run killed while writing
-        stale.unlink()
+        if not _alive(stale.suffix.rsplit("-", 1)[-1]):
+            stale.unlink()
     tasks = plan(scenario)
-    todo = [t for t in tasks if not (chunks / t.file).exists()]
+    todo = [t for t in tasks if not readable(chunks / t.file)]
     if tables is None:
         tables = _tables(scenario, {t.cell for t in todo}, executor)
     jobs = [(scenario.cells[t.cell][1], t, scenario.cells[t.cell][0], tables.get(t.cell))
@@ -188,6 +228,27 @@ def _tables(scenario, cells: set, executor) -> dict:
     return out
 
 
+def readable(path: Path) -> bool:
+    """A finished chunk: present and a complete Parquet file (footer intact)."""
+    if not path.is_file():
+        return False
+    try:
+        pq.read_metadata(path)
+    except (OSError, ValueError, pa.ArrowException):
+        return False
+    return True
+
+
+def _alive(pid: str) -> bool:
+    try:
+        os.kill(int(pid), 0)
+    except (ValueError, ProcessLookupError):
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def _atomic_write(path: Path, data: bytes) -> None:
     tmp = path.with_suffix(f".tmp-{os.getpid()}")
     tmp.write_bytes(data)
@@ -204,7 +265,7 @@ def _record_failures(out_dir: Path, failures: list) -> None:
 
 def read_dataset(out_dir: Path) -> pd.DataFrame:
     """All finished chunks, in (cell, replicate) order whatever order they were written in."""
-    files = sorted((Path(out_dir) / "chunks").glob("*.parquet"))
+    files = [f for f in sorted((Path(out_dir) / "chunks").glob("*.parquet")) if readable(f)]
     if not files:
         return pd.DataFrame()
     frame = pd.concat([pd.read_parquet(f) for f in files], ignore_index=True)

@@ -298,3 +298,102 @@ def test_study_sweeps_replicate_studies_and_report_them(tmp_path, capsys):
     table = pd.read_csv(out / "report" / "summary.csv")
     assert {"loss_probability_mean", "lambda_star_ci_high", "n", "role"} <= set(table.columns)
     assert (table.replicates == 3).all()
+
+
+def test_table_and_list_values_and_big_seeds_become_columns(tmp_path):
+    text = SWEEP.replace('"simulation.center_lambda" = [1.0, 3.0]',
+                         '"simulation.mechanisms" = [["M2", {name = "M3", rho = 0.3}]]\n'
+                         '"scenario.seed" = [100000000000000000000000]')
+    out = tmp_path / "out"
+    assert main(["run", str(scenario_file(tmp_path, reps=1, text=text)), "--out", str(out), "--quiet"]) == 0
+    data = sweep_run.read_dataset(out)
+    assert set(data.mechanism) == {"M2", "M3(rho=0.3)"}
+    assert json.loads(data["simulation.mechanisms"].iloc[0]) == ["M2", {"name": "M3", "rho": 0.3}]
+    assert data["scenario.seed"].iloc[0] == "100000000000000000000000"
+
+
+def test_leftovers_of_a_run_killed_before_sweep_json_are_a_fresh_start(tmp_path, reference):
+    out = tmp_path / "out"
+    (out / "chunks").mkdir(parents=True)
+    (out / "sweep.tmp-999999").write_text("partial")
+    run(scenario_file(tmp_path, chunk=2), out)
+    pd.testing.assert_frame_equal(sweep_run.read_dataset(out), reference)
+
+
+def test_a_truncated_chunk_is_redone_and_a_missing_chunks_folder_recreated(tmp_path, reference):
+    out = tmp_path / "out"
+    path = scenario_file(tmp_path, chunk=2)
+    run(path, out)
+    victim = sorted((out / "chunks").glob("*.parquet"))[3]
+    victim.write_bytes(victim.read_bytes()[:200])
+    assert run(path, out)["done"] == 1
+    pd.testing.assert_frame_equal(sweep_run.read_dataset(out), reference)
+    for f in (out / "chunks").iterdir():
+        f.unlink()
+    (out / "chunks").rmdir()
+    assert run(path, out)["done"] == 8
+
+
+@pytest.mark.parametrize("content", ['{"identity": ', "[]", '{"tasks": []}'])
+def test_a_damaged_sweep_json_is_one_line(content, tmp_path, capsys):
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "sweep.json").write_text(content)
+    assert main(["run", str(scenario_file(tmp_path)), "--out", str(out), "--quiet"]) == 2
+    assert main(["report", str(out)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 2 and all("sweep.json" in line for line in err)
+
+
+def test_report_folder_that_is_a_file(tmp_path, capsys):
+    out = tmp_path / "out"
+    main(["run", str(scenario_file(tmp_path)), "--out", str(out), "--quiet"])
+    (out / "report").write_text("x")
+    assert main(["report", str(out)]) == 2
+    assert "not a folder" in capsys.readouterr().err
+
+
+def test_overrides_may_not_replace_swept_fields(tmp_path, capsys):
+    text = SWEEP.replace('"simulation.center_lambda" = [1.0, 3.0]', '"scenario.seed" = [1, 2]')
+    assert main(["plan", str(scenario_file(tmp_path, text=text)), ]) == 0
+    assert main(["run", str(scenario_file(tmp_path, text=text)), "--seed", "9"]) == 2
+    assert "would override the swept field scenario.seed" in capsys.readouterr().err
+
+
+def test_a_field_swept_twice_is_refused(tmp_path, capsys):
+    text = SWEEP + "[sweep.grid.simulation]\ncenter_lambda = [5.0]\n"
+    assert main(["plan", str(scenario_file(tmp_path, text=text))]) == 2
+    assert "is swept twice" in capsys.readouterr().err
+
+
+def test_a_single_run_into_a_sweep_folder_is_refused(tmp_path, capsys):
+    out = tmp_path / "out"
+    main(["run", str(scenario_file(tmp_path)), "--out", str(out), "--quiet"])
+    single = tmp_path / "single.toml"
+    single.write_text(SWEEP.split("[sweep]")[0])
+    assert main(["run", str(single), "--out", str(out), "--quiet"]) == 2
+    assert "holds a sweep's results" in capsys.readouterr().err
+    assert not (out / "manifest.json").exists()
+
+
+def test_the_grid_may_supply_a_field_the_base_lacks(tmp_path):
+    text = SWEEP.replace("center_lambda = 1.0\n", "")
+    scenario = spec.load(scenario_file(tmp_path, text=text))
+    assert [c.simulation.center_lambda for _, c in scenario.cells] == [1.0, 3.0, 1.0, 3.0]
+
+
+def test_replicates_are_bounded_and_address_needs_ray(tmp_path, capsys):
+    assert main(["plan", str(scenario_file(tmp_path, reps=10**9))]) == 2
+    assert "sweep.replicates" in capsys.readouterr().err
+    assert main(["run", str(scenario_file(tmp_path)), "--address", "127.0.0.1:6379"]) == 2
+    assert "needs --backend ray" in capsys.readouterr().err
+
+
+def test_simulation_streams_never_meet_the_threshold_study_streams():
+    from scenarios.simulation import ReplicateTask
+    from scenarios.study import StudyTask
+    from center.trade import TradeSetting
+
+    replicate = ReplicateTask("M2", 2, 0, 7, 4, {}, 1.0, 1, None, None)
+    study = StudyTask(TradeSetting(2), ("M2",), 10, 10, 7)
+    assert replicate.spawn_key != (*study.key, 2, 0)
