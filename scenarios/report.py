@@ -84,14 +84,15 @@ def report(out_dir: Path) -> tuple[pd.DataFrame, str]:
         metric = "participation_rate"
     else:
         table = confidence(frame, ["cell", *params, "n", "mechanism", "role"], STUDY_METRICS)
-        metric = "loss_probability"
+        metric = "lambda_star"
     target = out_dir / "report"
     if target.exists() and not target.is_dir():
         raise SweepRefused(f"{target} exists and is not a folder")
     target.mkdir(exist_ok=True)
     _replace(target / "summary.csv", lambda p: table.to_csv(p, index=False))
+    shown = table if meta["kind"] == "simulation" else _worst_role(table)
     for p in params:
-        _replace(target / f"{_safe(p)}.png", lambda f, p=p: _figure(table, p, metric, f))
+        _replace(target / f"{_safe(p)}.png", lambda f, p=p: _figure(shown, p, metric, f))
     _replace(target / "status.txt", lambda p: Path(p).write_text(status + "\n"))
     return table, status
 
@@ -101,6 +102,14 @@ def _replace(path: Path, write) -> None:
     tmp = path.with_name(f".{path.name}.tmp")
     write(tmp)
     os.replace(tmp, path)
+
+
+def _worst_role(table: pd.DataFrame) -> pd.DataFrame:
+    """For study figures: at the largest n, the role with the smallest mean λ* per cell and
+    mechanism — the paper's Figure 2 quantity — instead of an average over roles and sizes."""
+    top = table[table.n == table.n.max()]
+    pick = top.groupby(["cell", "mechanism"], sort=False).lambda_star_mean.idxmin()
+    return top.loc[pick.values]
 
 
 def _figure(table: pd.DataFrame, param: str, metric: str, path: Path) -> None:
