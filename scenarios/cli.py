@@ -56,9 +56,8 @@ def main(argv=None) -> int:
 def _run(scenario, args) -> int:
     from scenarios.executors import ClusterUnreachable   # heavy imports once input is valid
     from scenarios.runner import run, terminal_table
-    from scenarios.sweep_run import SweepRefused
-
     from scenarios.sink import check_writable
+    from scenarios.sweep_run import SweepRefused
 
     if args.out is not None and not args.out.strip():
         return _fail("--out: needs a folder name")
@@ -73,8 +72,10 @@ def _run(scenario, args) -> int:
         summary = run(scenario, out, progress=not args.quiet)
     except (ClusterUnreachable, SweepRefused) as err:
         return _fail(err)
-    except OSError as err:          # the run finished but its files could not be put in place
-        return _fail(f"--out {out}: cannot write results there ({err}); the folder is unchanged")
+    except OSError as err:          # results could not be put in place
+        kept = ("finished chunks are kept; rerun to resume" if scenario.sweep is not None
+                else "the folder is unchanged")
+        return _fail(f"--out {out}: cannot write results there ({err}); {kept}")
     print(terminal_table(summary, scenario.kind))
     print(f"results in {out}/")
     return 1 if scenario.sweep is not None and summary.get("failed") else 0
