@@ -9,6 +9,8 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import subprocess
+import sys
 from collections.abc import Callable, Iterable, Iterator
 
 from tqdm import tqdm
@@ -60,6 +62,7 @@ class RayExecutor:
             ray = _ray_on_loopback()
         else:
             check_reachable(self.address)
+            probe_cluster(self.address)
             import ray
         if not ray.is_initialized():
             if self.address is None:
@@ -154,6 +157,28 @@ def check_reachable(address: str, timeout: float = 5.0) -> None:
         socket.create_connection((host or "127.0.0.1", int(port)), timeout=timeout).close()
     except OSError as err:
         raise ClusterUnreachable(f"cannot reach the Ray cluster at {address} ({err})") from None
+
+
+CONNECT_TIMEOUT_ENV = "RISKPART_RAY_CONNECT_TIMEOUT"
+
+
+def probe_cluster(address: str) -> None:
+    """Join the cluster once from a child process, with a deadline.
+
+    ``ray.init`` against a port where something other than Ray listens retries for minutes;
+    a child that can be abandoned turns that into a clear error.
+    """
+    timeout = float(os.environ.get(CONNECT_TIMEOUT_ENV, "60"))
+    code = "import ray, sys; ray.init(address=sys.argv[1], log_to_driver=False); ray.shutdown()"
+    try:
+        proc = subprocess.run([sys.executable, "-c", code, address], capture_output=True,
+                              text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise ClusterUnreachable(f"no Ray cluster answered at {address} within {timeout:g} s "
+                                 f"(set {CONNECT_TIMEOUT_ENV} to wait longer)") from None
+    if proc.returncode != 0:
+        last = (proc.stderr.strip().splitlines() or ["unknown error"])[-1]
+        raise ClusterUnreachable(f"cannot join the Ray cluster at {address}: {last}")
 
 
 def make_executor(backend: str, address: str | None = None, workers: int | None = None):

@@ -397,3 +397,27 @@ def test_simulation_streams_never_meet_the_threshold_study_streams():
     replicate = ReplicateTask("M2", 2, 0, 7, 4, {}, 1.0, 1, None, None)
     study = StudyTask(TradeSetting(2), ("M2",), 10, 10, 7)
     assert replicate.spawn_key != (*study.key, 2, 0)
+
+
+def test_a_port_that_is_not_ray_fails_within_the_deadline(tmp_path, monkeypatch, capsys):
+    import socket
+    import threading
+
+    from scenarios.executors import CONNECT_TIMEOUT_ENV
+
+    server = socket.socket()
+    server.bind(("127.0.0.1", 0))
+    server.listen(8)
+    held = []
+    threading.Thread(target=lambda: [held.append(server.accept()) for _ in range(8)],
+                     daemon=True).start()
+    monkeypatch.setenv(CONNECT_TIMEOUT_ENV, "8")
+    port = server.getsockname()[1]
+    start = time.time()
+    code = main(["run", str(scenario_file(tmp_path)), "--out", str(tmp_path / "out"),
+                 "--backend", "ray", "--address", f"127.0.0.1:{port}"])
+    assert code == 2 and time.time() - start < 60
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and f"127.0.0.1:{port}" in err
+    assert not (tmp_path / "out").exists()
+    server.close()
