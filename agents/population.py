@@ -25,14 +25,23 @@ def draw_lambdas(spec: dict, size: int, rng: np.random.Generator) -> np.ndarray:
     """λ for ``size`` agents from a validated distribution spec (scenarios/spec.py).
 
     fixed: every agent ``value``; lognormal: median ``median``, log-scale spread ``sigma``;
-    list: the given ``values``, cycled to ``size``.
+    preset: lognormal with a published estimate (PUBLISHED) as its median; list: one value per
+    agent; mixture: each agent draws its component with the given weights, then its λ.
     """
     kind = spec["distribution"]
     if kind == "fixed":
         return np.full(size, float(spec["value"]))
-    if kind == "lognormal":
-        return float(spec["median"]) * np.exp(float(spec["sigma"]) * rng.standard_normal(size))
+    if kind in ("lognormal", "preset"):
+        median = PUBLISHED[spec["name"]] if kind == "preset" else float(spec["median"])
+        return median * np.exp(float(spec["sigma"]) * rng.standard_normal(size))
     if kind == "list":
-        values = np.asarray(spec["values"], dtype=float)
-        return np.resize(values, size)
+        return np.resize(np.asarray(spec["values"], dtype=float), size)
+    if kind == "mixture":
+        parts = spec["components"]
+        which = rng.choice(len(parts), size=size, p=[c["weight"] for c in parts])
+        out = np.empty(size)
+        for k, part in enumerate(parts):          # a loop over components, not agents
+            chosen = which == k
+            out[chosen] = draw_lambdas(part, int(chosen.sum()), rng)
+        return out
     raise ValueError(f"unknown lambda distribution {kind!r}")

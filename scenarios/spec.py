@@ -19,7 +19,7 @@ from center.priors import PRIOR_FAMILIES, TruncatedNormal, Uniform
 KINDS = ("study", "simulation")
 NAME_PATTERN = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")
 BACKENDS = ("ray", "serial")
-LAMBDA_DISTRIBUTIONS = ("fixed", "lognormal", "list")
+LAMBDA_DISTRIBUTIONS = ("fixed", "lognormal", "preset", "list", "mixture")
 
 
 class SpecError(ValueError):
@@ -291,6 +291,14 @@ def _lambdas(t: "_Table", agents: int) -> dict:
         t.allow("distribution", "median", "sigma", "source")
         return {"distribution": kind, "median": t.number("median", minimum=0.0, strict=True),
                 "sigma": t.number("sigma", minimum=0.0, maximum=5.0)}
+    if kind == "preset":
+        from agents.population import PUBLISHED
+
+        t.allow("distribution", "name", "sigma", "source")
+        return {"distribution": kind, "name": t.choice("name", tuple(PUBLISHED)),
+                "sigma": t.number("sigma", minimum=0.0, maximum=5.0)}
+    if kind == "mixture":
+        return _mixture(t, agents)
     t.allow("distribution", "values", "source")
     raw = t.get("values")
     if not isinstance(raw, list) or len(raw) != agents:
@@ -299,6 +307,27 @@ def _lambdas(t: "_Table", agents: int) -> dict:
     values = [_check_number(t.path, f"{t.name('values')}[{i}]", v, 0.0, None, True)
               for i, v in enumerate(raw)]
     return {"distribution": kind, "values": tuple(values)}
+
+
+def _mixture(t: "_Table", agents: int) -> dict:
+    t.allow("distribution", "components", "source")
+    raw = t.get("components")
+    if not isinstance(raw, list) or not raw or not all(isinstance(c, dict) for c in raw):
+        raise SpecError(t.path, t.name("components"), "must be a non-empty list of tables "
+                        "{weight = …, distribution = …, …}")
+    parts = []
+    for i, item in enumerate(raw):
+        c = _Table(dict(item), t.path, f"{t.name('components')}[{i}]")
+        weight = c.number("weight", minimum=0.0, maximum=1.0)
+        del c.data["weight"]
+        if c.get("distribution", None) in ("mixture", "list"):
+            raise SpecError(t.path, c.name("distribution"), "a mixture component is fixed, "
+                            "lognormal or preset")
+        parts.append({"weight": weight, **_lambdas(c, agents)})
+    total = sum(p["weight"] for p in parts)
+    if abs(total - 1.0) > 1e-9:
+        raise SpecError(t.path, t.name("components"), f"weights must sum to 1, got {total:g}")
+    return {"distribution": "mixture", "components": tuple(parts)}
 
 
 _MISSING = object()

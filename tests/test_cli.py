@@ -180,6 +180,22 @@ BAD_SIM_EXTRA = [
 ]
 
 
+def test_preset_and_mixture_lambdas_validate(tmp_path):
+    mix = ('lambda = { distribution = "mixture", components = ['
+           '{ weight = 0.3, distribution = "fixed", value = 0.9 }, '
+           '{ weight = 0.7, distribution = "preset", name = "brown_et_al_2024", sigma = 0.2 }] }')
+    text = SIMULATION.replace('lambda = { distribution = "list", values = [1.2, 2.0, 2.5, 3.5] }', mix)
+    scenario = spec.load(write(tmp_path, text))
+    assert [c["weight"] for c in scenario.simulation.lambdas["components"]] == [0.3, 0.7]
+    bad = text.replace("weight = 0.7", "weight = 0.6")
+    with pytest.raises(spec.SpecError, match="weights must sum to 1"):
+        spec.load(write(tmp_path, bad, "b.toml"))
+    unknown = text.replace("brown_et_al_2024", "nobody_2030")
+    with pytest.raises(spec.SpecError) as err:
+        spec.load(write(tmp_path, unknown, "c.toml"))
+    assert err.value.field == "simulation.lambda.components[1].name"
+
+
 @pytest.mark.parametrize("case", BAD_SIM_EXTRA, ids=[c[0] for c in BAD_SIM_EXTRA])
 def test_more_bad_simulation_input(case, tmp_path):
     _, (old, new), field = case

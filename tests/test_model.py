@@ -89,3 +89,20 @@ def test_threshold_table_rho_only_for_tuned_forms(tables):
     # M1's thresholds are 1 up to sampling noise, at every size
     for entry in tables["M1"].values():
         assert entry["holder"] == pytest.approx(1, abs=0.08)
+
+
+def test_lambda_presets_and_mixtures():
+    from agents.population import PUBLISHED, draw_lambdas
+
+    rng = np.random.default_rng(0)
+    preset = draw_lambdas({"distribution": "preset", "name": "walasek_et_al_2024", "sigma": 0.2},
+                          200_000, rng)
+    assert np.median(preset) == pytest.approx(PUBLISHED["walasek_et_al_2024"], rel=0.01)
+    mix = {"distribution": "mixture", "components": (
+        {"weight": 0.25, "distribution": "fixed", "value": 0.8},
+        {"weight": 0.75, "distribution": "preset", "name": "tversky_kahneman_1992", "sigma": 0.0})}
+    lam = draw_lambdas(mix, 100_000, rng)
+    assert set(np.unique(lam)) == {0.8, 2.25}
+    assert np.mean(lam == 0.8) == pytest.approx(0.25, abs=0.01)
+    again = draw_lambdas(mix, 1000, np.random.default_rng(5))
+    np.testing.assert_array_equal(again, draw_lambdas(mix, 1000, np.random.default_rng(5)))
