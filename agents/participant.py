@@ -9,7 +9,7 @@ from __future__ import annotations
 import mesa
 import numpy as np
 
-from agents.preferences import joins, loss_averse_utility
+from agents.preferences import joins
 
 
 class Participant(mesa.Agent):
@@ -48,11 +48,6 @@ class Participant(mesa.Agent):
         self.utility = float(utility)
         self.cumulative_utility += self.utility
         self.losses += int(self.utility < -tolerance)
-
-    @property
-    def felt_utility(self) -> float:
-        """This round's loss-averse utility (eq. 8)."""
-        return float(loss_averse_utility(self.utility, self.lam))
 
 
 class Center(mesa.Agent):
