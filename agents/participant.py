@@ -16,8 +16,8 @@ class Participant(mesa.Agent):
     """An agent with its own loss-aversion coefficient λ and a role (holder or buyer).
 
     It decides ex ante, before its type is drawn, whether to join: it joins iff the market
-    that would result can trade (holder present, at least two members) and λ ≤ λ* of its
-    role for that market's size.
+    that would result can trade (holder present, at least two members, and a Center willing
+    to run it) and λ ≤ λ* of its role for that market's size.
     """
 
     def __init__(self, model: mesa.Model, lam: float, role: str) -> None:
@@ -33,7 +33,7 @@ class Participant(mesa.Agent):
     def wants_to_join(self) -> bool:
         size = self.model.market_size(without=self) + 1
         holder_in = self.role == "holder" or self.model.holder.joined
-        if not holder_in or size < 2:
+        if not holder_in or size < 2 or not self.model.center.willing(size, holder_in=True):
             return False
         return bool(joins(self.lam, self.model.thresholds[size][self.role]))
 
@@ -60,8 +60,10 @@ class Center(mesa.Agent):
         self.revenue = 0.0
         self.ran = False
 
-    def willing(self, size: int) -> bool:
-        if size < 2 or not self.model.holder.joined:
+    def willing(self, size: int, holder_in: bool | None = None) -> bool:
+        """Would the Center run a market of ``size`` members (holder in, unless told)?"""
+        holder_in = self.model.holder.joined if holder_in is None else holder_in
+        if size < 2 or not holder_in:
             return False
         return bool(joins(self.lam, self.model.thresholds[size]["center"]))
 

@@ -72,6 +72,11 @@ def _run(scenario, args) -> int:
         summary = run(scenario, out, progress=not args.quiet)
     except (ClusterUnreachable, SweepRefused) as err:
         return _fail(err)
+    except KeyboardInterrupt:
+        kept = ("finished chunks are kept; rerun the same command to resume"
+                if scenario.sweep is not None else "nothing was written")
+        print(f"interrupted: {kept}", file=sys.stderr)
+        return 130
     except OSError as err:          # results could not be put in place
         kept = ("finished chunks are kept; rerun to resume" if scenario.sweep is not None
                 else "the folder is unchanged")

@@ -18,7 +18,8 @@ from scipy import stats
 from scenarios.sweep_run import SweepRefused, read_dataset, read_meta, readable
 
 STEADY_SHARE = 0.25
-SIM_METRICS = ("participation_rate", "efficiency", "revenue", "deficit_rate")
+SIM_METRICS = ("participation_rate", "efficiency", "mean_revenue", "deficit_rate")
+SHARES = ("participation_rate", "efficiency", "deficit_rate")     # intervals clipped to [0, 1]
 STUDY_METRICS = ("loss_probability", "expected_utility", "lambda_star")
 
 
@@ -30,7 +31,7 @@ def replicate_metrics(frame: pd.DataFrame, params: list[str]) -> pd.DataFrame:
     return pd.DataFrame({
         "participation_rate": g.participation_rate.mean(),
         "efficiency": g.welfare.sum() / g.first_best_welfare.sum(),
-        "revenue": g.revenue.mean(),
+        "mean_revenue": g.revenue.mean(),
         "deficit_rate": g.deficit.apply(lambda d: float(np.mean(d > 0))),
     }).reset_index()
 
@@ -42,12 +43,12 @@ def confidence(frame: pd.DataFrame, keys: list[str], metrics) -> pd.DataFrame:
         row = dict(zip(keys, key if isinstance(key, tuple) else (key,)))
         row["replicates"] = len(g)
         for m in metrics:
-            row.update(_interval(m, g[m].to_numpy(dtype=float)))
+            row.update(_interval(m, g[m].to_numpy(dtype=float), clip=m in SHARES))
         out.append(row)
     return pd.DataFrame(out)
 
 
-def _interval(name: str, x: np.ndarray) -> dict:
+def _interval(name: str, x: np.ndarray, clip: bool = False) -> dict:
     """Mean, sd and 95% t-interval; an infinite value (λ* of a role that never lost) makes
     the mean infinite and the spread undefined."""
     x = x[~np.isnan(x)]          # e.g. efficiency of a replicate with no possible trade
@@ -62,6 +63,8 @@ def _interval(name: str, x: np.ndarray) -> dict:
     low, high = (mean - half, mean + half) if np.isfinite(half) else (float("nan"),) * 2
     if np.isinf(mean) and np.isinf(x).all():
         low = high = mean
+    if clip and np.isfinite(half):
+        low, high = max(low, 0.0), min(high, 1.0)
     return {f"{name}_mean": mean, f"{name}_sd": sd, f"{name}_ci_low": low, f"{name}_ci_high": high}
 
 
@@ -127,7 +130,8 @@ def _figure(table: pd.DataFrame, param: str, metric: str, path: Path) -> None:
         ax.errorbar(x, g["mean"], yerr=[g["mean"] - g["low"], g["high"] - g["mean"]],
                     marker="o", capsize=3, label=mech)
     ax.set_xlabel(param)
-    ax.set_ylabel(metric)
+    ax.set_ylabel(metric if metric != "lambda_star"
+                  else f"smallest λ* over roles at n = {int(table.n.max())}")
     ax.set_title("mean and 95% CI across replicates (other swept fields averaged)", fontsize=9)
     ax.grid(alpha=0.3)
     ax.legend(fontsize=8)

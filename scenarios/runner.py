@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -32,9 +33,12 @@ def run(scenario, out_dir: Path, progress: bool = True):
     (for a sweep: the task counts of scenarios.sweep_run.run_sweep)."""
     started = time.time()
     executor = make_executor(scenario.run.backend, scenario.run.address, scenario.run.workers)
-    from scenarios.sweep_run import SweepRefused, run_sweep
+    from scenarios.sweep_run import SweepRefused, check_folder, pending_tasks, run_sweep
 
     if scenario.sweep is not None:
+        check_folder(scenario, Path(out_dir))         # refuse a mismatch before starting Ray
+        if not pending_tasks(scenario, Path(out_dir)):
+            executor = make_executor("serial")        # nothing to run: no need for Ray
         with executor:
             return run_sweep(scenario, out_dir, executor, progress)
     if (Path(out_dir) / "sweep.json").exists():
@@ -61,8 +65,11 @@ def run(scenario, out_dir: Path, progress: bool = True):
 def effective_settings(scenario) -> dict:
     """What actually ran, command-line overrides included (the scenario text is as written)."""
     spec = scenario.study or scenario.simulation
+    local = scenario.run.backend == "ray" and not scenario.run.address
+    workers = (scenario.run.workers or os.cpu_count()) if local else (
+        1 if scenario.run.backend == "serial" else "the cluster's")
     return {"seed": scenario.seed, "backend": scenario.run.backend,
-            "workers": scenario.run.workers, "address": scenario.run.address,
+            "workers": workers, "address": scenario.run.address,
             **{k: v for k, v in vars(spec).items() if k != "lambdas"},
             **({"lambda": spec.lambdas} if scenario.simulation else {})}
 

@@ -131,6 +131,15 @@ def _maybe_die_for_test() -> None:
         os.kill(os.getpid(), signal.SIGKILL)
 
 
+def check_folder(scenario, out_dir: Path) -> None:
+    """Refuse, without writing anything, a folder that holds something else."""
+    if (out_dir / "sweep.json").exists():
+        if read_meta(out_dir).get("identity") != identity(scenario):
+            open_folder(scenario, out_dir)            # raises the full refusal message
+    elif out_dir.exists() and not _only_leftovers(out_dir):
+        raise SweepRefused(f"{out_dir} is not empty and holds no sweep.json; choose another --out")
+
+
 def open_folder(scenario, out_dir: Path) -> dict:
     """Create or check the sweep folder; refuses another scenario's results."""
     record = {"identity": identity(scenario), "scenario_file": scenario.path,
@@ -139,13 +148,16 @@ def open_folder(scenario, out_dir: Path) -> dict:
               "chunk_replicates": scenario.sweep.chunk_replicates,
               "tasks": [t.file for t in plan(scenario)]}
     meta = out_dir / "sweep.json"
+    from scenarios.sink import _git_commit, _version   # provenance, outside the identity
+
+    record.update(package_version=_version(), git_commit=_git_commit())
     if meta.exists():
         old = read_meta(out_dir)
         if old.get("identity") != record["identity"]:
             raise SweepRefused(
-                f"{out_dir} holds results of a different sweep ({old.get('scenario_file')}: "
-                "another scenario, seed, size or chunking); refusing to mix them: choose "
-                "another --out or remove that folder")
+                f"{out_dir} holds results of a different sweep (written from "
+                f"{old.get('scenario_file')}; {scenario.path} now differs in scenario, seed, "
+                "size or chunking); refusing to mix them: choose another --out or remove it")
         (out_dir / "chunks").mkdir(exist_ok=True)
         return old
     if out_dir.exists() and not _only_leftovers(out_dir):
@@ -191,7 +203,7 @@ def run_sweep(scenario, out_dir: Path, executor, progress: bool = True,
         if not _alive(stale.suffix.rsplit("-", 1)[-1]):
             stale.unlink()
     tasks = plan(scenario)
-    todo = [t for t in tasks if not readable(chunks / t.file)]
+    todo = pending_tasks(scenario, out_dir)
     if tables is None:
         tables = _tables(scenario, {t.cell for t in todo}, executor)
     jobs = [(scenario.cells[t.cell][1], t, scenario.cells[t.cell][0], tables.get(t.cell))
@@ -226,6 +238,11 @@ def _tables(scenario, cells: set, executor) -> dict:
                                                cell.buyer_prior, cell.seed, executor)
         out[c] = cache[key]
     return out
+
+
+def pending_tasks(scenario, out_dir: Path) -> list[SweepTask]:
+    """Tasks whose chunk file is missing or unreadable."""
+    return [t for t in plan(scenario) if not readable(Path(out_dir) / "chunks" / t.file)]
 
 
 def readable(path: Path) -> bool:

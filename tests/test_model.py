@@ -72,9 +72,20 @@ def test_round_records_follow_the_mechanism(tables):
     assert cumulative == pytest.approx(frame.welfare.sum(), abs=1e-9)   # utilities + revenue = v
 
 
-def test_a_loss_averse_center_refuses_to_run(tables):
+def test_a_loss_averse_center_refuses_to_run_and_nobody_joins_in_vain(tables):
     frame = run(model([1.0] * 3, "M3+", tables["M3+"], center_lambda=1e6))
     assert not frame.center_ran.any() and (frame.revenue == 0).all() and (frame.welfare == 0).all()
+    assert (frame.participants == 0).all()        # agents foresee the refusal
+
+
+def test_agents_shrink_the_market_to_one_the_center_runs(tables):
+    """With the center's λ between its λ* at 6 and at smaller sizes, agents settle on a
+    market the center accepts (M3+'s center λ* grows with n, so the full market is run)."""
+    table = tables["M3+"]
+    lam_c = (table[6]["center"] + table[2]["center"]) / 2
+    frame = run(model([1.0] * 6, "M3+", table, center_lambda=lam_c))
+    sizes = set(frame.participants)
+    assert all(lam_c <= table[n]["center"] for n in sizes) and frame.center_ran.all()
 
 
 def test_same_seed_same_history(tables):
