@@ -155,7 +155,7 @@ class M3(ShareMechanism):
 
 
 def m3_affine(batch):
-    """M3's utilities and revenue as a + ρ·b (DESIGN.md §2), for the exact ρ tuning.
+    """M3's utilities and revenue as a + ρ·b, for the exact ρ tuning.
 
     Returns (a_u, b_u, a_rev, b_rev) with shapes (R, n), (R, n), (R,), (R,).
     """

@@ -5,8 +5,8 @@ The expectations of the paper's mechanisms in trade settings need, for a prior w
     below(t) = ∫_{-∞}^t F(x) dx      = E[(t − X)^+]
     above(t) = ∫_t^{∞} (1 − F(x)) dx = E[(X − t)^+]
 
-(DESIGN.md §2).  ``above(t) − below(t) = E[X] − t`` holds exactly.  Every method is
-vectorised: arrays in, arrays of the same shape out.
+and ``above(t) − below(t) = E[X] − t`` holds exactly.  Every method is vectorised: arrays
+in, arrays of the same shape out.
 """
 
 from __future__ import annotations

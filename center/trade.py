@@ -5,8 +5,8 @@ independently: the holder from ``holder_prior``, every buyer from ``buyer_prior`
 Values are normalised to the no-trade outcome (paper, Table 1): if the item moves to buyer j
 the holder gets −θ_0 and buyer j gets θ_j; everybody else gets 0.  n = 2 is bilateral trade.
 
-All expectations the mechanisms need are closed forms in the two highest buyer values
-(DESIGN.md §2), so a batch of R profiles costs O(R·n).
+All expectations the mechanisms need are closed forms in the two highest buyer values, so a
+batch of R profiles costs O(R·n).
 """
 
 from __future__ import annotations
@@ -132,7 +132,7 @@ class TradeBatch:
 
     @cached_property
     def expected_surplus(self) -> np.ndarray:
-        """E_i(θ_-i) = E over θ̃_i of v(θ̃_i, θ_-i), shape (R, n) (DESIGN.md §2).
+        """E_i(θ_-i) = E over θ̃_i of v(θ̃_i, θ_-i), shape (R, n).
 
         Holder: ∫_{-∞}^{M} F_h = below_h(M), M the highest buyer value.
         Buyer i: c + above_b(c) − θ_h with c = max(θ_h, highest other buyer value).

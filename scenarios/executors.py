@@ -56,7 +56,7 @@ class RayExecutor:
 
     def __enter__(self) -> "RayExecutor":
         # Ray announces at WARNING level that it keeps its default token authentication; that
-        # is expected here (DESIGN.md §4), so the notice would only be noise on every run.
+        # is expected here, so the notice would only be noise on every run.
         logging.getLogger("ray._private.authentication.authentication_token_setup").setLevel(logging.ERROR)
         if self.address is None:
             ray = _ray_on_loopback()
@@ -122,7 +122,7 @@ class RayExecutor:
 
 
 def _ray_on_loopback():
-    """Import Ray so that a local instance binds every socket to 127.0.0.1 (DESIGN.md §4).
+    """Import Ray so that a local instance binds every socket to 127.0.0.1.
 
     Ray reads RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER once, when ray_constants is imported; the
     worker processes inherit the variable.  If Ray was imported earlier without it, the

@@ -3,7 +3,7 @@ import os
 import numpy as np
 import pytest
 
-# Every Ray instance a test starts stays on loopback (DESIGN.md §4).
+# Every Ray instance a test starts stays on loopback.
 os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
 
 
