@@ -119,6 +119,8 @@ def expand(data: dict, path, text: str, parse) -> tuple[SweepSpec, tuple]:
             if swept:
                 raise SpecError(path, f"sweep.grid.{swept[0]}",
                                 f"{err.message} (value {params[swept[0]]!r})") from None
+            if _fails_alone(base, path, text, parse, err.field):
+                raise err from None                   # the base file's own mistake
             raise SpecError(path, err.field, f"{err.message} (in the sweep cell {params})") from None
     return sweep, tuple(cells)
 
@@ -133,6 +135,15 @@ def check_overrides(sweep: SweepSpec, path, changes: dict) -> None:
             if any(name == f or f.startswith(name + ".") for f in fields):
                 raise SpecError(path, f"--{option}", f"would override the swept field {name}; "
                                 "change the grid instead")
+
+
+def _fails_alone(base: dict, path, text: str, parse, field: str) -> bool:
+    """Does the unswept scenario fail on this same field by itself?"""
+    try:
+        parse(base, path, text)
+    except SpecError as err:
+        return err.field == field
+    return False
 
 
 def identity(scenario) -> str:

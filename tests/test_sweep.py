@@ -421,3 +421,10 @@ def test_a_port_that_is_not_ray_fails_within_the_deadline(tmp_path, monkeypatch,
     assert len(err.splitlines()) == 1 and f"127.0.0.1:{port}" in err
     assert not (tmp_path / "out").exists()
     server.close()
+
+
+def test_a_mistake_in_the_base_file_is_reported_without_cell_context(tmp_path, capsys):
+    text = SWEEP.replace('backend = "serial"', 'backend = "serial"\nbogus = 1')
+    assert main(["plan", str(scenario_file(tmp_path, text=text))]) == 2
+    err = capsys.readouterr().err
+    assert "field 'run.bogus'" in err and "sweep cell" not in err
