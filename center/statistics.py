@@ -72,6 +72,8 @@ def finish(table: np.ndarray, profiles: int) -> list[dict]:
             "loss_probability": p,
             "loss_probability_se": float(np.sqrt(p * (1.0 - p) / profiles)),
             "expected_utility": total / count,
+            "expected_gain": positive / count,      # E[x⁺]
+            "expected_loss": negative / count,      # E[x⁻]: λ* = gain / loss
             "lambda_star": threshold(positive, negative),
         })
     return rows

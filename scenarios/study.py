@@ -25,7 +25,8 @@ from center.trade import TradeSetting
 
 TASK_PROFILES = 131072         # profiles per worker call: keeps scheduling overhead small
 COLUMNS = ["n", "mechanism", "role", "rho", "profiles", "loss_probability",
-           "loss_probability_se", "expected_utility", "lambda_star"]
+           "loss_probability_se", "expected_utility", "expected_gain", "expected_loss",
+           "lambda_star"]
 
 
 @dataclass(frozen=True)

@@ -72,7 +72,8 @@ def test_study_writes_the_contracted_files(tmp_path):
         assert (out / name).stat().st_size > 0
     frame = pd.read_parquet(out / "summary.parquet")
     assert list(frame.columns) == ["n", "mechanism", "role", "rho", "profiles", "loss_probability",
-                                   "loss_probability_se", "expected_utility", "lambda_star"]
+                                   "loss_probability_se", "expected_utility", "expected_gain",
+                                   "expected_loss", "lambda_star"]
     assert set(frame.mechanism) == {"VCG", "AGV", "M1", "M2", "M3(rho=0.3)", "M3*", "M3+"}
     assert (frame.loc[frame.mechanism == "M3(rho=0.3)", "rho"] == 0.3).all()
     assert frame.loc[frame.mechanism == "M2", "rho"].isna().all()

@@ -42,7 +42,8 @@ def worst(frame, mechanism):
 
 def test_row_contract(paper):
     assert list(paper.columns) == ["n", "mechanism", "rho", "profiles", "role", "loss_probability",
-                                   "loss_probability_se", "expected_utility", "lambda_star"]
+                                   "loss_probability_se", "expected_utility", "expected_gain",
+                                   "expected_loss", "lambda_star"]
     assert len(paper) == 19 * 6 * 3
     assert set(paper.role) == {"holder", "buyer", "center"}
     tuned = paper.mechanism.isin(["M3*", "M3+"])
