@@ -197,19 +197,25 @@ def _rows(task, label, rho, table):
 
 def run_study(tasks: list[StudyTask], executor, progress: bool = True) -> list[dict]:
     """All rows of a study over several population sizes, in (n, mechanism, role) order."""
+    rows = []
+    for t, m in merged_results(tasks, executor, progress):
+        rows += rows_for(t, m)
+        m.clear()
+    return rows
+
+
+def merged_results(tasks: list[StudyTask], executor, progress: bool = True):
+    """(task, merged sums) per task in order, both passes done; one n at a time in memory."""
     jobs = [(t, g) for t in tasks for g in t.groups]
     results = executor.map(first_pass, jobs, desc="profiles", progress=progress)
     merged = [merge_first(_take(results, len(t.groups))) for t in tasks]   # streams
     refine = [(t, tuning.refine_bins(m["m3"])) for t, m in zip(tasks, merged) if t.tuned]
     jobs = [(t, g, bins) for t, bins in refine for g in t.groups]
     second = executor.map(second_pass, jobs, desc="refine rho", progress=progress) if jobs else None
-    rows = []
     for t, m in zip(tasks, merged):       # one n at a time: its gathered samples, then rows
         if t.tuned:
             merge_second(m["m3"], _take(second, len(t.groups)))
-        rows += rows_for(t, m)
-        m.clear()
-    return rows
+        yield t, m
 
 
 def _take(iterator, count: int):
