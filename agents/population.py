@@ -45,3 +45,39 @@ def draw_lambdas(spec: dict, size: int, rng: np.random.Generator) -> np.ndarray:
             out[chosen] = draw_lambdas(part, int(chosen.sum()), rng)
         return out
     raise ValueError(f"unknown lambda distribution {kind!r}")
+
+
+def lambda_cdf(spec: dict, x) -> np.ndarray:
+    """P(λ ≤ x) under a validated distribution spec: the share of a population that joins a
+    market whose λ* is x.  A list is its empirical distribution."""
+    from scipy.special import ndtr
+
+    x = np.asarray(x, dtype=float)
+    kind = spec["distribution"]
+    if kind == "fixed":
+        return (float(spec["value"]) <= x).astype(float)
+    if kind in ("lognormal", "preset"):
+        median = PUBLISHED[spec["name"]] if kind == "preset" else float(spec["median"])
+        sigma = float(spec["sigma"])
+        if sigma == 0:
+            return (median <= x).astype(float)
+        with np.errstate(divide="ignore"):
+            return ndtr(np.log(np.maximum(x, 0.0) / median) / sigma)
+    if kind == "list":
+        values = np.sort(np.asarray(spec["values"], dtype=float))
+        return np.searchsorted(values, x, side="right") / len(values)
+    if kind == "mixture":
+        return sum(c["weight"] * lambda_cdf(c, x) for c in spec["components"])
+    raise ValueError(f"unknown lambda distribution {kind!r}")
+
+
+def assign_shares(shares: tuple, size: int, rng: np.random.Generator) -> np.ndarray:
+    """Index of the share each of ``size`` agents gets: exact counts (largest remainders),
+    placed on a random permutation, so a 30% share is 30% of the agents in every replicate."""
+    weights = np.array([w for _, w in shares], dtype=float)
+    exact = weights * size
+    counts = np.floor(exact).astype(int)
+    short = size - counts.sum()
+    counts[np.argsort(-(exact - counts), kind="stable")[:short]] += 1
+    labels = np.repeat(np.arange(len(shares)), counts)
+    return labels[rng.permutation(size)]

@@ -298,6 +298,17 @@ class RoleBreakpoints:
         w = w * (a + self.tolerance + rho * b > 0)
         return self.hist.fixed_in(j) + np.array([w.sum(), dot(w, a), dot(w, b)])
 
+    def sums_at_edges(self) -> np.ndarray:
+        """The five statistics.FIELDS sums of M3 at every bin edge ρ = EDGES, (BINS + 1, 5)."""
+        count, sa, sb = self.hist.total
+        kept, ka, kb = self.hist.at_edges().T
+        total = sa + EDGES * sb
+        kept_sum = ka + EDGES * kb
+        losses = count - kept
+        lost = np.where(losses > 0, np.maximum(kept_sum - total, 0.0), 0.0)
+        return np.column_stack([np.full_like(total, count), losses, total,
+                                np.maximum(kept_sum, 0.0), lost])
+
     def sums(self, rho: float) -> list[float]:
         """The five statistics.FIELDS sums of M3 at ρ."""
         count, sa, sb = self.hist.total

@@ -64,10 +64,10 @@ def figure2(summary: pd.DataFrame, path: Path) -> None:
     plt.close(fig)
 
 
-def participation_figure(rounds: pd.DataFrame, agents: int, path: Path) -> None:
+def participation_figure(rounds: pd.DataFrame, path: Path) -> None:
     """Participation rate and efficiency over rounds: mean and 5–95% band across replicates."""
     frame = rounds.assign(
-        participation=rounds.participants / agents,
+        participation=rounds.participation_rate,
         efficiency=np.where(rounds.first_best_welfare > 0,
                             rounds.welfare / rounds.first_best_welfare.where(rounds.first_best_welfare > 0), np.nan))
     fig, axes = plt.subplots(1, 2, figsize=(12, 4))

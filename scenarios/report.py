@@ -15,25 +15,17 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from scenarios.steady import METRICS, replicate_summary
 from scenarios.sweep_run import SweepRefused, read_dataset, read_meta, readable
 
-STEADY_SHARE = 0.25
-SIM_METRICS = ("participation_rate", "efficiency", "mean_revenue", "deficit_rate")
-SHARES = ("participation_rate", "efficiency", "deficit_rate")     # intervals clipped to [0, 1]
+SIM_METRICS = METRICS
+SHARES = ("participation_rate", "efficiency", "deficit_rate", "unravelled_share", "hot_stove_share")     # intervals clipped to [0, 1]
 STUDY_METRICS = ("loss_probability", "expected_utility", "lambda_star")
 
 
 def replicate_metrics(frame: pd.DataFrame, params: list[str]) -> pd.DataFrame:
     """One row per (cell, mechanism, replicate) of a simulation: steady-state metrics."""
-    last = frame.groupby(["cell", "mechanism", "replicate"])["round"].transform("max")
-    steady = frame[frame["round"] > last * (1 - STEADY_SHARE)]
-    g = steady.groupby(["cell", *params, "mechanism", "replicate"], dropna=False, sort=True)
-    return pd.DataFrame({
-        "participation_rate": g.participation_rate.mean(),
-        "efficiency": g.welfare.sum() / g.first_best_welfare.sum(),
-        "mean_revenue": g.revenue.mean(),
-        "deficit_rate": g.deficit.apply(lambda d: float(np.mean(d > 0))),
-    }).reset_index()
+    return replicate_summary(frame, keys=("cell", *params, "mechanism", "replicate"))
 
 
 def confidence(frame: pd.DataFrame, keys: list[str], metrics) -> pd.DataFrame:

@@ -6,11 +6,10 @@ import os
 import time
 from pathlib import Path
 
-import numpy as np
 import pandas as pd
 
 from center.trade import TradeSetting
-from scenarios import figures, simulation, sink
+from scenarios import figures, simulation, sink, steady
 from scenarios.executors import make_executor
 from scenarios.study import COLUMNS, StudyTask, run_study
 
@@ -52,11 +51,12 @@ def run(scenario, out_dir: Path, progress: bool = True):
             figures.figure2(summary, stage / "figure2.png")
             extra = {"profiles_per_n": scenario.study.profiles}
         else:
-            rounds, summary, extra = _simulate(scenario, executor, progress)
+            rounds, agents, replicates, summary, extra = _simulate(scenario, executor, progress)
             sink.write_table(rounds, stage, "rounds")
+            sink.write_table(agents, stage, "agents")
+            sink.write_table(replicates, stage, "replicates")
             sink.write_table(summary, stage, "summary")
-            figures.participation_figure(rounds, scenario.simulation.agents,
-                                         stage / "participation.png")
+            figures.participation_figure(rounds, stage / "participation.png")
         sink.write_manifest(stage, scenario, started, executor.name,
                             {"effective": effective_settings(scenario), **extra})
     return summary
@@ -80,27 +80,13 @@ def _simulate(scenario, executor, progress):
                                    scenario.seed, executor)
     jobs = [(t, tables[simulation.mechanism_label(t.mechanism)])
             for t in simulation.tasks_for(scenario)]
-    rows = [row for chunk in executor.map(simulation.run_replicate, jobs, desc="replicates",
-                                          progress=progress) for row in chunk]
-    rounds = pd.DataFrame(rows)
-    first = ["mechanism", "replicate", "round"]
-    rounds = rounds[first + [c for c in rounds.columns if c not in first]]
+    results = list(executor.map(simulation.run_replicate, jobs, desc="replicates",
+                                progress=progress))
+    rounds = pd.concat([r.rounds for r in results], ignore_index=True)
+    agents = pd.concat([r.agents for r in results], ignore_index=True)
+    replicates = steady.replicate_summary(rounds, share=spec.steady_share, band=spec.steady_band)
     extra = {"thresholds": {m: {str(n): v for n, v in t.items()} for m, t in tables.items()}}
-    return rounds, simulation_summary(rounds, spec.agents), extra
-
-
-def simulation_summary(rounds: pd.DataFrame, agents: int) -> pd.DataFrame:
-    """One row per mechanism: means over replicates and rounds."""
-    g = rounds.groupby("mechanism", sort=False)
-    return pd.DataFrame({
-        "participation_rate": g.participants.mean() / agents,
-        "holder_joined": g.holder_joined.mean(),
-        "center_ran": g.center_ran.mean(),
-        "efficiency": g.welfare.sum() / g.first_best_welfare.sum(),
-        "mean_revenue": g.revenue.mean() + 0.0,
-        "deficit_rate": g.deficit.apply(lambda d: float(np.mean(d > 0))),
-        "participants_with_loss": g.participants_with_loss.mean(),
-    }).reset_index()
+    return rounds, agents, replicates, steady.mechanism_summary(replicates), extra
 
 
 def terminal_table(summary, kind: str) -> str:

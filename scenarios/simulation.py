@@ -1,32 +1,32 @@
 """Participation simulations: replicates of the Mesa model, one pure worker per replicate.
 
 Replicate k of mechanism cell c runs on ``SeedSequence(seed, spawn_key=(c, k))``: it draws its
-agents' λ and every type from that one generator, so its rows are the same on any executor.
+agents' λ, rules and every type from that one generator, so its rows are the same on any
+executor.
 """
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 
 import numpy as np
+import pandas as pd
 
-from agents.population import draw_lambdas
+from agents.population import lambda_cdf
+from center.adaptive import AdaptiveM3
 from scenarios.thresholds import threshold_table
-
 
 SIMULATION_STREAM = 2**31     # above any replicate or population size
 
 
 @dataclass(frozen=True)
 class ReplicateTask:
-    mechanism: object          # a name from MECHANISM_NAMES or an M3 instance
+    mechanism: object          # a name from MECHANISM_NAMES, an M3 or an AdaptiveM3
     cell: int
     replicate: int
     seed: int
-    agents: int
-    lambdas: dict
-    center_lambda: float
-    rounds: int
+    spec: object               # scenarios.spec.SimulationSpec
     holder_prior: object
     buyer_prior: object
     key: tuple = ()            # spawn-key prefix: (cell,) inside a sweep
@@ -38,42 +38,62 @@ class ReplicateTask:
         return (*self.key, SIMULATION_STREAM, self.cell, self.replicate)
 
 
+@dataclass(frozen=True)
+class ReplicateResult:
+    rounds: pd.DataFrame       # one row per round
+    agents: pd.DataFrame       # the recorded agents' rows (scenarios/records.py)
+
+
 def mechanism_label(mechanism) -> str:
     return mechanism if isinstance(mechanism, str) else mechanism.label
 
 
-def run_replicate(task: ReplicateTask, thresholds: dict) -> list[dict]:
-    """Rows, one per round, of one replicate."""
+def run_replicate(task: ReplicateTask, table: dict) -> ReplicateResult:
+    """Every round of one replicate, and its per-agent records."""
     from scenarios.model import ParticipationModel   # Mesa is imported only where it is used
 
     rng = np.random.default_rng(np.random.SeedSequence(task.seed, spawn_key=task.spawn_key))
-    lambdas = draw_lambdas(task.lambdas, task.agents, rng)
-    model = ParticipationModel(lambdas, task.center_lambda, task.mechanism, task.holder_prior,
-                               task.buyer_prior, thresholds, rng)
-    for _ in range(task.rounds):
+    model = ParticipationModel(task.spec, task.mechanism, table, task.holder_prior,
+                               task.buyer_prior, rng)
+    for _ in range(task.spec.rounds):
         model.step()
-    frame = model.datacollector.get_model_vars_dataframe()
-    label = mechanism_label(task.mechanism)
-    rows = frame.to_dict("records")
-    for k, row in enumerate(rows, start=1):
-        row.update(mechanism=label, replicate=task.replicate, round=k,
-                   seed_key="/".join(map(str, (task.seed, *task.spawn_key))))
-    return rows
+    tags = {"mechanism": mechanism_label(task.mechanism), "replicate": task.replicate}
+    rounds = model.datacollector.get_model_vars_dataframe().reset_index(drop=True)
+    rounds.insert(0, "round", np.arange(1, len(rounds) + 1))
+    rounds["seed_key"] = "/".join(map(str, (task.seed, *task.spawn_key)))
+    agents = model.agent_frame()
+    for frame in (rounds, agents):
+        for k, (name, value) in enumerate(tags.items()):
+            frame.insert(k, name, value)
+    return ReplicateResult(rounds, agents)
 
 
 def tables_for(spec, holder_prior, buyer_prior, seed: int, executor) -> dict:
-    """Threshold tables, one per mechanism, for markets of 2..agents members."""
-    sizes = range(2, spec.agents + 1)
-    return {mechanism_label(m): threshold_table(m, sizes, holder_prior, buyer_prior,
-                                                spec.threshold_profiles, seed, executor)
-            for m in spec.mechanisms}
+    """Threshold tables, one per mechanism, for markets of 2..market_size members."""
+    sizes = range(2, spec.market_size + 1)
+    out = {}
+    for m in spec.mechanisms:
+        belief = (m.belief or spec.lambdas) if isinstance(m, AdaptiveM3) else spec.lambdas
+        out[mechanism_label(m)] = threshold_table(
+            m, sizes, holder_prior, buyer_prior, spec.threshold_profiles, seed, executor,
+            center_lambda=spec.center_lambda, belief_cdf=lambda x, b=belief: lambda_cdf(b, x),
+            rotating=spec.roles == "rotating")
+    return out
+
+
+def table_key(scenario) -> str:
+    """What the threshold tables of a simulation scenario depend on: equal keys, equal tables."""
+    spec = scenario.simulation
+    return json.dumps([repr(scenario.holder_prior), repr(scenario.buyer_prior),
+                       [repr(m) for m in spec.mechanisms], spec.market_size, spec.roles,
+                       spec.center_lambda, spec.lambdas, spec.threshold_profiles, scenario.seed],
+                      sort_keys=True, default=str)
 
 
 def tasks_for(scenario, replicates=None, key: tuple = ()) -> list[ReplicateTask]:
     """Replicate tasks of every mechanism; ``replicates`` (a range) defaults to all."""
     spec = scenario.simulation
     replicates = range(spec.replicates) if replicates is None else replicates
-    return [ReplicateTask(m, cell, k, scenario.seed, spec.agents, spec.lambdas,
-                          spec.center_lambda, spec.rounds, scenario.holder_prior,
+    return [ReplicateTask(m, cell, k, scenario.seed, spec, scenario.holder_prior,
                           scenario.buyer_prior, key)
             for cell, m in enumerate(spec.mechanisms) for k in replicates]

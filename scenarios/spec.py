@@ -13,8 +13,11 @@ import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from agents.learning import AdaptiveSpec
+from center.adaptive import OBJECTIVES, AdaptiveM3
 from center.mechanisms import FIXED, M3, MECHANISM_NAMES, TUNED
 from center.priors import PRIOR_FAMILIES, TruncatedNormal, Uniform
+from scenarios.records import RecordSpec
 
 KINDS = ("study", "simulation")
 NAME_PATTERN = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]*")
@@ -49,6 +52,8 @@ class StudySpec:
 
 @dataclass(frozen=True)
 class SimulationSpec:
+    """A validated [simulation] table (its fields: scenarios/population_spec.py)."""
+
     agents: int
     lambdas: dict = field(hash=False)
     center_lambda: float
@@ -56,6 +61,18 @@ class SimulationSpec:
     rounds: int
     replicates: int
     threshold_profiles: int = 200_000
+    market_size: int = 0                   # 0: one market of all agents
+    roles: str = "fixed"
+    holders: int = 1
+    rules: tuple = (("rational", 1.0),)
+    adaptive: AdaptiveSpec = AdaptiveSpec()
+    records: RecordSpec = RecordSpec()
+    steady_share: float = 0.25
+    steady_band: float = 0.02
+
+    def __post_init__(self) -> None:
+        if not self.market_size:
+            object.__setattr__(self, "market_size", self.agents)
 
 
 @dataclass(frozen=True)
@@ -185,15 +202,19 @@ def _study(t: "_Table") -> StudySpec:
 
 
 def _simulation(t: "_Table") -> SimulationSpec:
+    from scenarios.population_spec import population_fields
+
     t.allow("agents", "lambda", "center_lambda", "mechanisms", "rounds", "replicates",
-            "threshold_profiles")
-    agents = t.integer("agents", minimum=2)
+            "threshold_profiles", "market_size", "roles", "holders", "rule", "rules",
+            "adaptive", "records", "steady_state")
+    population = population_fields(t, t.path)
     return SimulationSpec(
-        agents=agents, lambdas=_lambdas(t.table("lambda"), agents),
+        lambdas=_lambdas(t.table("lambda"), population["agents"]),
         center_lambda=t.number("center_lambda", minimum=0.0, strict=True),
-        mechanisms=_mechanisms(t), rounds=t.integer("rounds", minimum=1),
+        mechanisms=_mechanisms(t, simulation=True),
         replicates=t.integer("replicates", minimum=1),
-        threshold_profiles=t.integer("threshold_profiles", minimum=1, default=200_000))
+        threshold_profiles=t.integer("threshold_profiles", minimum=1, default=200_000),
+        **population)
 
 
 def _sizes(t: "_Table") -> tuple[int, ...]:
@@ -215,7 +236,7 @@ def _sizes(t: "_Table") -> tuple[int, ...]:
     return tuple(sizes)
 
 
-def _mechanisms(t: "_Table") -> tuple:
+def _mechanisms(t: "_Table", simulation: bool = False) -> tuple:
     raw = t.get("mechanisms")
     if not isinstance(raw, list) or not raw:
         raise SpecError(t.path, t.name("mechanisms"),
@@ -223,10 +244,12 @@ def _mechanisms(t: "_Table") -> tuple:
     out = []
     for i, item in enumerate(raw):
         where = f"{t.name('mechanisms')}[{i}]"
-        if isinstance(item, dict):
+        if isinstance(item, dict) and item.get("name") == "M3-adaptive":
+            out.append(_adaptive_center(_Table(item, t.path, where), simulation))
+        elif isinstance(item, dict):
             m = _Table(item, t.path, where)
             m.allow("name", "rho")
-            m.choice("name", ("M3",))
+            m.choice("name", ("M3", "M3-adaptive"))
             out.append(M3(m.number("rho", minimum=0.0, maximum=0.5) + 0.0))   # no −0.0
         elif isinstance(item, str) and (item in FIXED or item in TUNED):
             out.append(item)
@@ -238,6 +261,19 @@ def _mechanisms(t: "_Table") -> tuple:
         if labels[-1] in labels[:-1]:
             raise SpecError(t.path, where, f"{labels[-1]} is listed twice")
     return tuple(out)
+
+
+def _adaptive_center(m: "_Table", simulation: bool) -> AdaptiveM3:
+    """{name = "M3-adaptive", objective = "participation" | "welfare", belief = {λ spec}}."""
+    if not simulation:
+        raise SpecError(m.path, m.prefix, "M3-adaptive tunes ρ for a population of agents: "
+                        "it belongs in a simulation scenario")
+    m.allow("name", "objective", "belief")
+    objective = m.choice("objective", OBJECTIVES, default="participation")
+    belief = _lambdas(m.table("belief"), 1) if "belief" in m.data else None
+    if belief is not None and belief["distribution"] == "list":
+        raise SpecError(m.path, m.name("belief"), "a belief is fixed, lognormal, preset or a mixture")
+    return AdaptiveM3(objective, belief)
 
 
 MAX_ABS_VALUE = 1e12          # values are normalised surpluses; beyond this products overflow

@@ -111,8 +111,8 @@ def column_value(value):
 def _cell_rows(scenario, task: SweepTask, tables) -> list[dict]:
     if scenario.kind == "simulation":
         jobs = simulation.tasks_for(scenario, task.replicates, key=(task.cell,))
-        return [row for job in jobs
-                for row in simulation.run_replicate(job, tables[simulation.mechanism_label(job.mechanism)])]
+        return [row for job in jobs for row in simulation.run_replicate(
+            job, tables[simulation.mechanism_label(job.mechanism)]).rounds.to_dict("records")]
     from scenarios.runner import study_frame, study_tasks
     from scenarios.study import run_study
 
@@ -231,8 +231,7 @@ def _tables(scenario, cells: set, executor) -> dict:
     cache, out = {}, {}
     for c in sorted(cells):
         cell = scenario.cells[c][1]
-        key = (cell.holder_prior, cell.buyer_prior, cell.simulation.mechanisms,
-               cell.simulation.agents, cell.simulation.threshold_profiles, cell.seed)
+        key = simulation.table_key(cell)
         if key not in cache:
             cache[key] = simulation.tables_for(cell.simulation, cell.holder_prior,
                                                cell.buyer_prior, cell.seed, executor)

@@ -98,15 +98,22 @@ def test_simulation_writes_rounds_summary_and_figure(tmp_path):
     assert main(["run", str(write(tmp_path, SIMULATION)), "--out", str(out), "--quiet"]) == 0
     rounds = pd.read_parquet(out / "rounds.parquet")
     assert len(rounds) == 2 * 2 * 6
-    for column in ("mechanism", "replicate", "round", "participants", "holder_joined", "welfare",
-                   "first_best_welfare", "revenue", "deficit", "participants_with_loss",
-                   "center_ran", "seed_key"):
+    for column in ("mechanism", "replicate", "round", "participants", "holder_participation",
+                   "welfare", "first_best_welfare", "revenue", "deficit", "participants_with_loss",
+                   "center_ran", "markets", "left", "reentered", "unravelled", "seed_key"):
         assert column in rounds.columns
     assert (rounds.deficit >= 0).all()
     assert (rounds.welfare <= rounds.first_best_welfare + 1e-12).all()
     assert (out / "participation.png").stat().st_size > 0
     summary = pd.read_csv(out / "summary.csv")
     assert list(summary.mechanism) == ["M2", "M3+"]
+    assert (summary.replicates == 2).all()
+    per_replicate = pd.read_parquet(out / "replicates.parquet")
+    assert len(per_replicate) == 4 and per_replicate.rounds_to_steady.between(1, 7).all()
+    agents = pd.read_parquet(out / "agents.parquet")
+    # 4 agents, all followed (sample of 100), recorded at the last round (every 10 > 6 rounds).
+    assert len(agents) == 2 * 2 * 4 and set(agents["round"]) == {6}
+    assert set(agents.role) == {"holder", "buyer"} and set(agents.rule) == {"rational"}
 
 
 BAD = [

@@ -13,7 +13,9 @@ def test_eq_8_weighs_losses_by_lambda():
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.lists(st.floats(-10, 10, allow_nan=False, allow_subnormal=False), min_size=1, max_size=50))
+@given(st.lists(st.floats(-10, 10, allow_nan=False, allow_subnormal=False)
+                .map(lambda v: 0.0 if abs(v) < 1e-100 else v),     # E[x⁺]/E[x⁻] stays finite
+                min_size=1, max_size=50))
 def test_expected_loss_averse_utility_is_zero_exactly_at_lambda_star(xs):
     x = np.array(xs)
     lam = lambda_star(x)

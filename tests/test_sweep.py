@@ -394,7 +394,7 @@ def test_simulation_streams_never_meet_the_threshold_study_streams():
     from scenarios.study import StudyTask
     from center.trade import TradeSetting
 
-    replicate = ReplicateTask("M2", 2, 0, 7, 4, {}, 1.0, 1, None, None)
+    replicate = ReplicateTask("M2", 2, 0, 7, None, None, None)
     study = StudyTask(TradeSetting(2), ("M2",), 10, 10, 7)
     assert replicate.spawn_key != (*study.key, 2, 0)
 

@@ -1,0 +1,81 @@
+"""Per-agent records of a replicate, bounded in memory.
+
+Mesa's agent reporters build one dict per agent per round, which for N = 10⁴ over 10³ rounds
+is 10⁷ dicts.  Instead the recorder keeps preallocated columns for the agents it follows —
+all of them or an evenly spaced sample (agents are exchangeable: λ and rules are drawn at
+random, so no random draw is needed and recording never changes the dynamics) — every
+``every`` rounds and at the last round.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+RECORD_MODES = ("none", "sample", "all")
+MAX_AGENT_ROWS = 5_000_000           # per replicate: about 300 MB of columns at most
+
+
+@dataclass(frozen=True)
+class RecordSpec:
+    agents: str = "sample"
+    sample: int = 100
+    every: int = 10
+
+    def followed(self, population: int) -> int:
+        return {"none": 0, "sample": min(self.sample, population), "all": population}[self.agents]
+
+    def rows(self, population: int, rounds: int) -> int:
+        return self.followed(population) * len(recorded_rounds(self.every, rounds))
+
+
+def recorded_rounds(every: int, rounds: int) -> np.ndarray:
+    """Rounds 1..rounds that are recorded: every ``every``-th and the last."""
+    return np.union1d(np.arange(every, rounds + 1, every), [rounds])
+
+
+class AgentRecorder:
+    COLUMNS = ("joined", "cumulative_utility", "losses", "markets", "gain_estimate",
+               "loss_estimate")
+
+    def __init__(self, spec: RecordSpec, population: int, rounds: int) -> None:
+        count = spec.followed(population)
+        self.agents = np.unique(np.linspace(0, population - 1, count).round().astype(np.int64)) \
+            if count else np.zeros(0, dtype=np.int64)
+        self.rounds = recorded_rounds(spec.every, rounds) if count else np.zeros(0, dtype=np.int64)
+        shape = (len(self.rounds), len(self.agents))
+        self.data = {c: np.zeros(shape) for c in self.COLUMNS}
+        self._next = 0
+
+    def record(self, step: int, population) -> None:
+        if self._next >= len(self.rounds) or self.rounds[self._next] != step:
+            return
+        k, who = self._next, self.agents
+        self.data["joined"][k] = population.joined[who]
+        self.data["cumulative_utility"][k] = population.cumulative[who]
+        self.data["losses"][k] = population.losses[who]
+        self.data["markets"][k] = population.markets[who]
+        self.data["gain_estimate"][k] = population.beliefs.gain[who]
+        self.data["loss_estimate"][k] = population.beliefs.loss[who]
+        self._next += 1
+
+    def frame(self, population, role_names: np.ndarray, rule_names) -> pd.DataFrame:
+        """Tidy rows (round, agent, λ, rule, role, ...), one per followed agent and round."""
+        done = self._next
+        reps = len(self.agents)
+        who = np.tile(self.agents, done)
+        out = pd.DataFrame({
+            "round": np.repeat(self.rounds[:done], reps),
+            "agent": who,
+            "lam": population.lam[who],
+            "rule": np.asarray(rule_names)[population.rule[who]],
+            "role": role_names[who],
+        })
+        for c in self.COLUMNS:
+            out[c] = self.data[c][:done].ravel()
+        out["joined"] = out["joined"].astype(bool)
+        for c in ("losses", "markets"):
+            out[c] = out[c].astype(np.int64)
+        return out
