@@ -6,7 +6,10 @@ consecutive groups of n, the first of each group holding the item.  What is left
 smaller market if it can trade (a holder and a buyer); the rest sit the round out.  So a
 population that is one market (N = n) trades among whoever joined.
 
-Using the same permutation with everybody in gives the first-best benchmark of the round.
+Using the same permutation with everybody in gives the first-best benchmark of the round.  With
+N > n the joiners' markets are grouped differently from the benchmark's, so one round can beat
+it by luck; in expectation it cannot (types are i.i.d. and drawn after the choices, and there
+are no more markets than with everybody in).
 """
 
 from __future__ import annotations

@@ -142,9 +142,9 @@ class ParticipationModel(mesa.Model):
     def agent_frame(self):
         """The recorded agents' rows (scenarios/records.py)."""
         if self.rotating:
-            roles = np.full(self.spec.agents, "rotating")
+            roles = np.full(self.spec.agents, AgentRecorder.ROLES.index("rotating"))
         else:
-            roles = np.where(self.population.is_holder, "holder", "buyer")
+            roles = np.where(self.population.is_holder, 0, 1)      # holder, buyer
         return self.recorder.frame(self.population, roles, RULES)
 
     # --- what the DataCollector reads --------------------------------------------------

@@ -37,8 +37,9 @@ def recorded_rounds(every: int, rounds: int) -> np.ndarray:
 
 
 class AgentRecorder:
-    COLUMNS = ("joined", "cumulative_utility", "losses", "markets", "gain_estimate",
-               "loss_estimate")
+    COLUMNS = {"joined": bool, "cumulative_utility": float, "losses": np.int64,
+               "markets": np.int64, "gain_estimate": float, "loss_estimate": float}
+    ROLES = ("holder", "buyer", "rotating")
 
     def __init__(self, spec: RecordSpec, population: int, rounds: int) -> None:
         count = spec.followed(population)
@@ -46,7 +47,7 @@ class AgentRecorder:
             if count else np.zeros(0, dtype=np.int64)
         self.rounds = recorded_rounds(spec.every, rounds) if count else np.zeros(0, dtype=np.int64)
         shape = (len(self.rounds), len(self.agents))
-        self.data = {c: np.zeros(shape) for c in self.COLUMNS}
+        self.data = {c: np.zeros(shape, dtype=self.COLUMNS[c]) for c in self.COLUMNS}
         self._next = 0
 
     def record(self, step: int, population) -> None:
@@ -61,8 +62,9 @@ class AgentRecorder:
         self.data["loss_estimate"][k] = population.beliefs.loss[who]
         self._next += 1
 
-    def frame(self, population, role_names: np.ndarray, rule_names) -> pd.DataFrame:
-        """Tidy rows (round, agent, λ, rule, role, ...), one per followed agent and round."""
+    def frame(self, population, role_codes: np.ndarray, rule_names) -> pd.DataFrame:
+        """Tidy rows (round, agent, λ, rule, role, ...), one per followed agent and round;
+        ``role_codes`` index ROLES."""
         done = self._next
         reps = len(self.agents)
         who = np.tile(self.agents, done)
@@ -70,12 +72,10 @@ class AgentRecorder:
             "round": np.repeat(self.rounds[:done], reps),
             "agent": who,
             "lam": population.lam[who],
-            "rule": np.asarray(rule_names)[population.rule[who]],
-            "role": role_names[who],
+            # Categories fixed in advance, so replicates concatenate without copying strings.
+            "rule": pd.Categorical.from_codes(population.rule[who], categories=list(rule_names)),
+            "role": pd.Categorical.from_codes(role_codes[who], categories=list(self.ROLES)),
         })
         for c in self.COLUMNS:
             out[c] = self.data[c][:done].ravel()
-        out["joined"] = out["joined"].astype(bool)
-        for c in ("losses", "markets"):
-            out[c] = out[c].astype(np.int64)
         return out

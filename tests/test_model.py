@@ -228,3 +228,50 @@ def test_markets_use_each_member_once_with_a_holder_first(seed, agents, n, holde
         assert not (left_h.any() and left_b.any())       # nobody who could trade sits out
     else:
         assert joined.sum() - len(used) == (1 if joined.sum() % n == 1 else 0)
+
+
+# --- the adaptive center -------------------------------------------------------------------
+
+def _objective(entry, size, objective, cdf, center_lambda, welfare_with):
+    from center.adaptive import expected_participation, expected_welfare, mixed_threshold
+
+    lam = {r: np.array([entry[r]]) for r in ("holder", "buyer", "center")}
+    lam["mixed"] = mixed_threshold(entry["gain"]["holder"], entry["loss"]["holder"],
+                                   entry["gain"]["buyer"], entry["loss"]["buyer"], size)
+    runs = center_lambda <= lam["center"]
+    if objective == "participation":
+        return float(expected_participation(lam, runs, cdf, size, False)[0])
+    return float(expected_welfare(lam, runs, cdf, size, False, welfare_with)[0])
+
+
+@pytest.mark.parametrize("objective", ["participation", "welfare"])
+@pytest.mark.parametrize("median", [2.0, 2.8, 3.5])
+def test_adaptive_center_beats_m3_plus_on_its_own_objective(objective, median):
+    from agents.population import lambda_cdf
+    from center.adaptive import AdaptiveM3, first_best_welfare
+    from center.mechanisms import M3
+
+    belief = {"distribution": "lognormal", "median": median, "sigma": 0.2}
+    cdf = lambda x: lambda_cdf(belief, x)                         # noqa: E731
+    sizes, center_lambda = range(2, 6), 1.5
+    adaptive = threshold_table(AdaptiveM3(objective), sizes, U, U, 20_000, 3,
+                               center_lambda=center_lambda, belief_cdf=cdf)
+    plus = threshold_table("M3+", sizes, U, U, 20_000, 3)
+    welfare_with = first_best_welfare(U, U, 5)
+    for n in sizes:
+        assert 0.0 <= adaptive[n]["rho"] <= 0.5
+        got = _objective(adaptive[n], n, objective, cdf, center_lambda, welfare_with)
+        assert got >= _objective(plus[n], n, objective, cdf, center_lambda, welfare_with)
+        for rho in (0.0, 0.1, 0.25, 0.4, 0.5):          # grid edges: candidates too
+            fixed = threshold_table(M3(rho), [n], U, U, 20_000, 3)[n]
+            assert got >= _objective(fixed, n, objective, cdf, center_lambda, welfare_with) - 1e-12
+
+
+def test_first_best_welfare_closed_forms():
+    from center.adaptive import first_best_welfare
+
+    # Uniform holder and buyers on [0, 1]: E[(max of k − θ_h)⁺] = k / (2(k + 1)(k + 2))·… :
+    # computed directly, ∫ x (1 − x^k) dx = 1/2 − 1/(k + 2).
+    w = first_best_welfare(U, U, 6)
+    k = np.arange(7)
+    np.testing.assert_allclose(w, 0.5 - 1 / (k + 2), rtol=1e-12, atol=1e-15)
