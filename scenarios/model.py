@@ -32,7 +32,7 @@ from scenarios.records import AgentRecorder
 
 ROUND_REPORTERS = {name: name for name in (
     "participants", "participation_rate", "holder_participation", "adaptive_participation",
-    "markets", "markets_run", "center_ran", "welfare", "first_best_welfare", "revenue",
+    "markets", "markets_run", "center_ran", "welfare", "first_best_welfare", "efficiency", "revenue",
     "deficit", "deficit_markets", "participants_with_loss", "left", "reentered",
     "hot_stove_out", "hot_stove_share", "fixed_point_sweeps", "fixed_point_changes", "unravelled")}
 
@@ -163,6 +163,11 @@ class ParticipationModel(mesa.Model):
         if self.rotating:
             return float("nan")
         return float(self.population.joined[:self.spec.holders].mean())
+
+    @property
+    def efficiency(self) -> float:
+        """Realised over first-best welfare this round (NaN when no trade was possible)."""
+        return self.welfare / self.first_best_welfare if self.first_best_welfare > 0 else float("nan")
 
     @property
     def adaptive_participation(self) -> float:

@@ -34,7 +34,7 @@ from scenarios.records import MAX_AGENT_ROWS, RECORD_MODES, RecordSpec
 from scenarios.spec import SpecError
 
 ROLE_MODES = ("fixed", "rotating")
-MAX_AGENTS = 10_000_000
+MAX_AGENTS = 1_000_000         # each agent is also a Mesa object (about 1 KB)
 
 
 def population_fields(t, path) -> dict:
