@@ -146,27 +146,26 @@ def test_adaptive_estimates_converge_to_the_rational_values_when_they_never_leav
         assert b.loss[agents].mean() == pytest.approx(expected(table[n]["loss"][role]), rel=0.025)
 
 
+def learners_near_their_threshold(table, retry, agents=500, rounds=60):
+    """EWMA learners with λ at 90% of their role's λ*: a rational agent would stay in."""
+    n = 5
+    lambdas = np.full(agents, 0.9 * table[n]["buyer"])
+    lambdas[:agents // 5] = 0.9 * table[n]["holder"]
+    learner = adaptive(estimator="ewma", alpha=0.5, prior_gain=0.1, prior_loss=0.0, retry=retry)
+    return run(model(lambdas, "M2", table, market_size=n, rules=(("adaptive", 1.0),),
+                     adaptive=learner), rounds)
+
+
 def test_hot_stove_agents_who_never_retry_stay_out(tables):
-    """EWMA learners near their threshold leave after bad draws; with no retries they stay out
-    although a rational agent with the same λ would be in."""
-    table, n = tables["M2"], 5
-    lambdas = np.full(500, 0.9 * table[n]["buyer"])
-    lambdas[:100] = 0.9 * table[n]["holder"]
-    learner = adaptive(estimator="ewma", alpha=0.5, prior_gain=0.1, prior_loss=0.0, retry=0.0)
-    frame = run(model(lambdas, "M2", table, market_size=n, rules=(("adaptive", 1.0),),
-                      adaptive=learner), 60)
+    """They leave after bad draws and, learning nothing while out, never come back."""
+    frame = learners_near_their_threshold(tables["M2"], retry=0.0)
     assert (frame.reentered == 0).all()
     assert (np.diff(frame.hot_stove_out) >= 0).all() and frame.hot_stove_out.iloc[-1] > 50
     assert frame.hot_stove_share.iloc[-1] == frame.hot_stove_out.iloc[-1] / 500
 
 
 def test_retries_bring_agents_back(tables):
-    table, n = tables["M2"], 5
-    lambdas = np.full(300, 0.9 * table[n]["buyer"])
-    lambdas[:60] = 0.9 * table[n]["holder"]
-    learner = adaptive(estimator="ewma", alpha=0.5, prior_gain=0.1, prior_loss=0.0, retry=0.2)
-    frame = run(model(lambdas, "M2", table, market_size=n, rules=(("adaptive", 1.0),),
-                      adaptive=learner), 60)
+    frame = learners_near_their_threshold(tables["M2"], retry=0.2, agents=300)
     assert frame.reentered.sum() > 0 and frame.left.sum() >= frame.reentered.sum()
 
 
