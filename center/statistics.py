@@ -1,6 +1,8 @@
 """Streaming per-role statistics of utilities: they merge exactly by addition.
 
-A role's sample is pooled over its agents (all buyers are symmetric in trade).  Per role we
+A role's sample is pooled over its agents (all buyers are symmetric in trade).  Trade has the
+roles holder, buyer and center (ROLES); a general setting declares its own as ``role_columns``
+— ((label, columns), ...), e.g. one row per company — and the center comes last.  Per role we
 keep five sums — count, losses, Σx, Σx⁺, Σx⁻ — from which follow the loss probability, the
 expected utility and the participation threshold λ* = E[x⁺] / E[x⁻] (agents/preferences.py).
 """
@@ -13,15 +15,27 @@ ROLES = ("holder", "buyer", "center")
 FIELDS = ("count", "losses", "total", "positive", "negative")
 
 
+def role_labels(setting_or_batch) -> tuple[str, ...]:
+    """The role names of a setting's study rows, the center last."""
+    columns = getattr(setting_or_batch, "role_columns", None)
+    return ROLES if columns is None else tuple(label for label, _ in columns) + ("center",)
+
+
 def role_samples(utility: np.ndarray, revenue: np.ndarray, holder: int,
-                 groups=None) -> list[tuple[np.ndarray, np.ndarray]]:
+                 groups=None, roles=None) -> list[tuple[np.ndarray, np.ndarray]]:
     """Weighted samples (x, w) per role, in ROLES order: holder, the other agents, revenue.
 
     ``groups`` — pairs (column per profile (R,), weight) — lists columns whose utilities stand
     for ``weight`` agents each: in trade every buyer but the highest gets the same utility under
     Groves mechanisms, so two columns per profile carry all n − 1 buyers.
+
+    ``roles`` — ((label, columns), ...) of a general setting — pools each role's columns
+    instead, in that order, then the revenue (``holder`` and ``groups`` are then unused).
     """
     ones = np.ones(len(revenue))
+    if roles is not None:
+        pooled = [utility[:, list(cols)].ravel(order="F") for _, cols in roles]
+        return [(x, np.ones(x.size)) for x in pooled] + [(revenue, ones)]
     if groups is None:
         others = np.delete(utility, holder, axis=1).ravel()
         pooled = (others, np.ones(others.size))
@@ -52,20 +66,20 @@ def dot(u: np.ndarray, v: np.ndarray) -> float:
 
 
 def role_table(utility: np.ndarray, revenue: np.ndarray, holder: int,
-               tolerance: float, groups=None) -> np.ndarray:
-    """Sums for every role, shape (3, 5) in ROLES × FIELDS order."""
+               tolerance: float, groups=None, roles=None) -> np.ndarray:
+    """Sums for every role, shape (3, 5) in ROLES × FIELDS order (roles + 1 rows with ``roles``)."""
     return np.stack([summarise(x, w, tolerance)
-                     for x, w in role_samples(utility, revenue, holder, groups)])
+                     for x, w in role_samples(utility, revenue, holder, groups, roles)])
 
 
-def finish(table: np.ndarray, profiles: int) -> list[dict]:
-    """Turn merged sums (3, 5) into one result dict per role.
+def finish(table: np.ndarray, profiles: int, labels=ROLES) -> list[dict]:
+    """Turn merged sums (roles, 5) into one result dict per role (names in ``labels``).
 
     The standard error is the binomial one of a single agent's loss probability over
     ``profiles`` draws; the pooled buyer estimate is at least that precise.
     """
     rows = []
-    for role, (count, losses, total, positive, negative) in zip(ROLES, table):
+    for role, (count, losses, total, positive, negative) in zip(labels, table):
         p = losses / count
         rows.append({
             "role": role,

@@ -20,7 +20,7 @@ import numpy as np
 
 from center import tuning
 from center.mechanisms import FIXED, M3, TUNED, m3_affine
-from center.statistics import ROLES, finish, role_samples, role_table
+from center.statistics import finish, role_labels, role_samples, role_table
 from center.trade import TradeSetting
 
 TASK_PROFILES = 131072         # profiles per worker call: keeps scheduling overhead small
@@ -33,7 +33,7 @@ COLUMNS = ["n", "mechanism", "role", "rho", "profiles", "loss_probability",
 class StudyTask:
     """Everything a worker needs for one population size n."""
 
-    setting: TradeSetting
+    setting: TradeSetting        # or any setting with the same interface (center/finite.py)
     mechanisms: tuple          # names from FIXED / TUNED, or M3 instances with a fixed ρ
     profiles: int
     chunk_profiles: int
@@ -69,9 +69,10 @@ def _fixed(name_or_m3):
 def _m3_roles(batch):
     """(role, a, b, w) of M3's affine utilities a + ρ·b, weighted as in role_samples."""
     a_u, b_u, a_rev, b_rev = m3_affine(batch)
-    groups = batch.alike_groups
-    for role, (a, w), (b, _) in zip(ROLES, role_samples(a_u, a_rev, batch.holder, groups),
-                                    role_samples(b_u, b_rev, batch.holder, groups)):
+    groups, roles = batch.alike_groups, getattr(batch, "role_columns", None)
+    for role, (a, w), (b, _) in zip(role_labels(batch),
+                                    role_samples(a_u, a_rev, batch.holder, groups, roles),
+                                    role_samples(b_u, b_rev, batch.holder, groups, roles)):
         yield role, a, b, w
 
 
@@ -128,7 +129,7 @@ def batch_first_pass(task: StudyTask, batch) -> dict:
         outcome = mech.run(batch)
         groups = batch.alike_groups if mech.losers_alike else None
         out["fixed"][mech.label] = role_table(outcome.utility, outcome.revenue, batch.holder,
-                                              tol, groups)
+                                              tol, groups, getattr(batch, "role_columns", None))
     if task.tuned:
         out["m3"] = {}
         for role, a, b, w in _m3_roles(batch):
@@ -175,7 +176,7 @@ def rows_for(task: StudyTask, merged: dict) -> list[dict]:
         rows += _rows(task, label, rho, table)
     for name in task.tuned:
         _, rho, _ = tuning.optimise(name, merged["m3"])
-        table = np.array([merged["m3"][role].sums(rho) for role in ROLES])
+        table = np.array([merged["m3"][role].sums(rho) for role in role_labels(task.setting)])
         rows += _rows(task, name, rho, table)
     return rows
 
@@ -189,7 +190,7 @@ def _rho_of(label: str, task: StudyTask):
 
 def _rows(task, label, rho, table):
     out = []
-    for row in finish(table, task.profiles):
+    for row in finish(table, task.profiles, role_labels(task.setting)):
         out.append({"n": task.setting.n, "mechanism": label, "rho": rho,
                     "profiles": task.profiles, **row})
     return out
