@@ -21,10 +21,47 @@ REFERENCES = {  # label -> λ, drawn on Figure 2
 }
 
 
-def figure1(summary: pd.DataFrame, path: Path) -> None:
-    """Loss probability against n, per mechanism, for each role."""
-    roles = ["holder", "buyer", "center"]
-    fig, axes = plt.subplots(1, 3, figsize=(13, 4), sharey=True)
+TRADE_TITLE = "uniform values trade"
+
+
+def setting_title(setting_spec) -> str:
+    """Words for a figure title: the setting type, its priors and any correlation."""
+    if setting_spec is None:
+        return TRADE_TITLE
+    kind = type(setting_spec).__name__
+    if kind == "TradeSpec":
+        h, b = setting_spec.holder_prior, setting_spec.buyer_prior
+        uniform = {type(h).__name__, type(b).__name__} == {"Uniform"}
+        words = "uniform values trade" if uniform else (
+            f"trade, holder {_prior_words(h)}, buyers {_prior_words(b)}")
+    elif kind == "SymmetricSpec":
+        words = f"{setting_spec.type.replace('_', ' ')}, values {_prior_words(setting_spec.prior)}"
+    else:
+        words = "finite setting (" + ", ".join(setting_spec.setting.labels) + ")"
+    rho = getattr(setting_spec, "correlation", None)
+    if rho is None and kind == "FiniteSpec" and setting_spec.setting.copula is not None:
+        rho = "matrix"
+    if rho is not None:
+        words += f", correlation {rho:g}" if isinstance(rho, float) else ", correlated"
+    return words
+
+
+def _prior_words(prior) -> str:
+    name = type(prior).__name__
+    if name == "Uniform":
+        return f"uniform [{prior.low:g}, {prior.high:g}]"
+    if name == "TruncatedNormal":
+        return f"normal({prior.mu:g}, {prior.sigma:g}) on [{prior.low:g}, {prior.high:g}]"
+    if name == "Beta":
+        return f"beta({prior.a:g}, {prior.b:g}) on [{prior.low:g}, {prior.high:g}]"
+    return f"discrete ({len(prior.values)} values)"
+
+
+def figure1(summary: pd.DataFrame, path: Path, title: str = TRADE_TITLE) -> None:
+    """Loss probability against n, per mechanism, for each role (in the summary's order)."""
+    roles = list(dict.fromkeys(summary.role))
+    fig, axes = plt.subplots(1, len(roles), figsize=(13 * len(roles) / 3, 4), sharey=True)
+    axes = np.atleast_1d(axes)
     for ax, role in zip(axes, roles):
         part = summary[summary.role == role]
         for mech, g in part.groupby("mechanism", sort=False):
@@ -35,13 +72,13 @@ def figure1(summary: pd.DataFrame, path: Path) -> None:
         ax.grid(alpha=0.3)
     axes[0].set_ylabel("probability of a loss")
     axes[-1].legend(fontsize=8)
-    fig.suptitle("Figure 1: loss probability, uniform values trade")
+    fig.suptitle(f"Figure 1: loss probability, {title}")
     fig.tight_layout()
     fig.savefig(path, dpi=120)
     plt.close(fig)
 
 
-def figure2(summary: pd.DataFrame, path: Path) -> None:
+def figure2(summary: pd.DataFrame, path: Path, title: str = TRADE_TITLE) -> None:
     """Smallest λ* over all roles against n, per mechanism, with published estimates."""
     worst = summary.groupby(["mechanism", "n"], sort=False).lambda_star.min().reset_index()
     fig, ax = plt.subplots(figsize=(9.5, 4.5))
@@ -56,7 +93,7 @@ def figure2(summary: pd.DataFrame, path: Path) -> None:
     ax.set_xlabel("number of agents n")
     ax.xaxis.set_major_locator(MaxNLocator(integer=True))
     ax.set_ylabel("largest λ at which every role joins (min λ*)")
-    ax.set_title("Figure 2: participation threshold, uniform values trade")
+    ax.set_title(f"Figure 2: participation threshold, {title}")
     ax.grid(alpha=0.3)
     ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
     fig.tight_layout()

@@ -16,9 +16,16 @@ from scenarios.study import COLUMNS, StudyTask, run_study
 
 def study_tasks(scenario, key: tuple = ()) -> list[StudyTask]:
     spec = scenario.study
-    return [StudyTask(TradeSetting(n, scenario.holder_prior, scenario.buyer_prior),
-                      spec.mechanisms, spec.profiles, spec.chunk_profiles, scenario.seed, key)
+    return [StudyTask(make_setting(scenario, n), spec.mechanisms, spec.profiles,
+                      spec.chunk_profiles, scenario.seed, key)
             for n in spec.sizes]
+
+
+def make_setting(scenario, n: int):
+    """The setting of ``scenario`` with n agents (scenarios/setting_spec.py)."""
+    if scenario.setting is None:
+        return TradeSetting(n, scenario.holder_prior, scenario.buyer_prior)
+    return scenario.setting.make(n)
 
 
 def study_frame(rows: list[dict]) -> pd.DataFrame:
@@ -47,8 +54,9 @@ def run(scenario, out_dir: Path, progress: bool = True):
         if scenario.kind == "study":
             summary = study_frame(run_study(study_tasks(scenario), executor, progress))
             sink.write_table(summary, stage, "summary")
-            figures.figure1(summary, stage / "figure1.png")
-            figures.figure2(summary, stage / "figure2.png")
+            title = figures.setting_title(scenario.setting)
+            figures.figure1(summary, stage / "figure1.png", title)
+            figures.figure2(summary, stage / "figure2.png", title)
             extra = {"profiles_per_n": scenario.study.profiles}
         else:
             rounds, agents, replicates, summary, extra = _simulate(scenario, executor, progress)
@@ -102,5 +110,7 @@ def terminal_table(summary, kind: str) -> str:
         show = [n for n in (2, 3, 5, 10, 20) if n in table.columns] or list(table.columns[:5])
         table = table[show]
         table.columns = [f"n={n}" for n in show]
-        return "smallest lambda* over holder, buyers and center:\n" + table.to_string(float_format="%.3f")
+        roles = "holder, buyers and center" if set(summary.role) == {"holder", "buyer", "center"} \
+            else ", ".join(dict.fromkeys(summary.role))
+        return f"smallest lambda* over {roles}:\n" + table.to_string(float_format="%.3f")
     return summary.to_string(index=False, float_format="%.3f")

@@ -83,13 +83,14 @@ class Scenario:
     kind: str
     seed: int
     description: str
-    holder_prior: Uniform | TruncatedNormal
-    buyer_prior: Uniform | TruncatedNormal
+    holder_prior: Uniform | TruncatedNormal | None      # trade only
+    buyer_prior: Uniform | TruncatedNormal | None
     run: RunSpec
     study: StudySpec | None = None
     simulation: SimulationSpec | None = None
     sweep: object | None = None         # scenarios.sweep.SweepSpec
     cells: tuple = ()                   # ((swept values, Scenario), ...) when sweeping
+    setting: object | None = None       # scenarios.setting_spec: make(n) -> the setting
 
     def with_overrides(self, **changes) -> "Scenario":
         """A copy with command-line overrides (profiles, replicates, seed, backend, ...)."""
@@ -164,16 +165,17 @@ def parse(data: dict, path, text: str = "") -> Scenario:
     head = t.table("scenario")
     head.allow("name", "kind", "seed", "description")
     kind = head.choice("kind", KINDS)
+    from scenarios.setting_spec import check_sizes, default_sizes, parse_setting
+
     setting = t.table("setting")
-    setting.allow("type", "holder_prior", "buyer_prior")
-    setting.choice("type", ("trade",))
+    made = parse_setting(setting, kind)
     run = t.table("run", required=False)
     run.allow("backend", "workers", "address")
     scenario = Scenario(
         path=str(path), text=text, name=_name(head), kind=kind,
         seed=head.integer("seed", minimum=0), description=head.string("description", default=""),
-        holder_prior=_prior(setting.table("holder_prior")),
-        buyer_prior=_prior(setting.table("buyer_prior")),
+        holder_prior=getattr(made, "holder_prior", None),
+        buyer_prior=getattr(made, "buyer_prior", None), setting=made,
         run=RunSpec(backend=run.choice("backend", BACKENDS, default="ray"),
                     workers=run.integer("workers", minimum=1, default=None),
                     address=run.string("address", default=None)),
@@ -182,7 +184,9 @@ def parse(data: dict, path, text: str = "") -> Scenario:
     if other in data:
         raise SpecError(path, other, f"a {kind} scenario has no [{other}] table")
     if kind == "study":
-        return replace(scenario, study=_study(t.table("study")))
+        study = _study(t.table("study"), default_sizes(made))
+        check_sizes(made, setting, t.table("study"), study.sizes)
+        return replace(scenario, study=study)
     return replace(scenario, simulation=_simulation(t.table("simulation")))
 
 
@@ -194,9 +198,11 @@ def _name(head: "_Table") -> str:
     return name
 
 
-def _study(t: "_Table") -> StudySpec:
+def _study(t: "_Table", sizes: tuple | None = None) -> StudySpec:
+    """``sizes``: the n a setting fixes (a finite setting's agents), used when n is left out."""
     t.allow("n", "mechanisms", "profiles", "chunk_profiles")
-    return StudySpec(sizes=_sizes(t), mechanisms=_mechanisms(t),
+    sizes = sizes if sizes is not None and "n" not in t.data else _sizes(t)
+    return StudySpec(sizes=sizes, mechanisms=_mechanisms(t),
                      profiles=t.integer("profiles", minimum=1),
                      chunk_profiles=t.integer("chunk_profiles", minimum=1, default=16384))
 

@@ -149,8 +149,16 @@ def _fails_alone(base: dict, path, text: str, parse, field: str) -> bool:
 def identity(scenario) -> str:
     """A fingerprint of everything that decides a sweep's rows; resume refuses a mismatch."""
     payload = [scenario.sweep, [(p, c.seed, c.study, c.simulation, c.holder_prior, c.buyer_prior)
-                                for p, c in scenario.cells]]
+                                + _setting_identity(c) for p, c in scenario.cells]]
     return hashlib.sha256(json.dumps(payload, default=repr, sort_keys=True).encode()).hexdigest()
+
+
+def _setting_identity(cell) -> tuple:
+    """Anything beyond the two trade priors that decides the rows (empty for plain trade, so
+    that sweeps written before general settings existed keep their identity)."""
+    setting = getattr(cell, "setting", None)
+    plain = (type(setting).__name__ == "TradeSpec" and setting.correlation is None)
+    return () if setting is None or plain else (setting,)
 
 
 def replicate_chunks(sweep: SweepSpec) -> list[range]:
