@@ -29,7 +29,8 @@ AGV_DRAWS Latin-hypercube draws of θ_-i (the same draws for every own type t, f
 seed: a setting always gets the same tables), under the copula from the conditional law of
 θ_-i | θ_i (COPULA_DRAWS draws on COPULA_GRID quantiles: each point needs its own draws).
 The Monte Carlo error is a few 1e-3 of the value scale (tests/test_general.py).  A
-continuous own type is tabulated on AGV_GRID quantiles of its prior and interpolated linearly.
+continuous own type is tabulated on AGV_GRID quantiles of its prior and AGV_GRID evenly spaced
+points of its support, and interpolated linearly.
 """
 
 from __future__ import annotations
@@ -243,6 +244,7 @@ class FiniteSetting:
             "earlier": order[None, None, :] < order[None, :, None],
             "low": np.array([self.agents[i].prior.low for i in cont]),
             "high": np.array([self.agents[i].prior.high for i in cont]),
+            **_sorted_pairs(slopes),
         }
 
     def values_of(self, theta: np.ndarray) -> np.ndarray:
@@ -326,12 +328,18 @@ class FiniteBatch:
         out = np.empty(c.shape[:2])
         k = c.shape[2]
         step = max(1, ROW_BLOCK_ELEMENTS // max(1, len(cols) * k * k))
+        slopes = s["slopes"] if s["any_tied"] else s["sorted_slopes"]
         for start in range(0, len(c), step):                       # row blocks: bounded memory
             sl = slice(start, start + step)
-            lo, hi, keep = envelope(c[sl], s)
+            if s["any_tied"]:
+                block = c[sl]
+                lo, hi, keep = envelope(block, s)
+            else:
+                block = np.take_along_axis(c[sl], s["perm"][None], axis=2)
+                lo, hi, keep = sorted_envelope(block, s)
             f_lo, f_hi, p_lo, p_hi = cdf(lo), cdf(hi), pm(lo), pm(hi)
-            piece = c[sl] * (f_hi - f_lo) + s["slopes"] * (p_hi - p_lo)
-            out[sl] = np.where(keep, piece, 0.0).sum(axis=2)
+            piece = block * (f_hi - f_lo) + slopes * (p_hi - p_lo)
+            out[sl] = (piece if keep is None else np.where(keep, piece, 0.0)).sum(axis=2)
         return out
 
     @cached_property
@@ -365,6 +373,43 @@ def envelope(c: np.ndarray, s: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray
     return lo, hi, (hi > lo) & ~beaten
 
 
+def _sorted_pairs(slopes: np.ndarray) -> dict:
+    """Precomputed pairs for ``sorted_envelope``: outcomes sorted by slope per agent, and the
+    pairs (I < J) of sorted positions grouped by I (for hi) and by J (for lo)."""
+    c, k = slopes.shape
+    perm = np.argsort(slopes, axis=1, kind="stable")
+    ordered = np.take_along_axis(slopes, perm, axis=1)
+    first, second = np.triu_indices(k, 1)                  # grouped by first, ascending
+    with np.errstate(divide="ignore"):
+        inv = 1.0 / (ordered[:, second] - ordered[:, first])
+    by_second = np.argsort(second, kind="stable")
+    return {"perm": perm, "sorted_slopes": ordered, "pair_first": first, "pair_second": second,
+            "pair_inv": inv, "by_second": by_second,
+            "first_starts": np.searchsorted(first, np.arange(k - 1)),
+            "second_starts": np.searchsorted(second[by_second], np.arange(1, k))}
+
+
+def sorted_envelope(c: np.ndarray, s: dict) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``envelope`` for agents whose slopes are distinct, with outcomes sorted by slope.
+
+    Line I (slope b_I) beats every steeper line J > I left of their crossing, and every
+    flatter one right of it, so hi_I = min over J > I and lo_J = max over I < J of the pair's
+    crossing: each pair is computed once and reduced by contiguous groups (no masks).  Empty
+    pieces come back as [lo, lo] (keep is None: nothing to mask).
+    """
+    k = c.shape[-1]
+    cross = (c[..., s["pair_first"]] - c[..., s["pair_second"]]) * s["pair_inv"]
+    hi = np.full(c.shape, np.inf)
+    lo = np.full(c.shape, -np.inf)
+    if k > 1:
+        hi[..., :-1] = np.minimum.reduceat(cross, s["first_starts"], axis=-1)
+        lo[..., 1:] = np.maximum.reduceat(cross[..., s["by_second"]], s["second_starts"], axis=-1)
+    lo = np.clip(lo, s["low"][:, None], s["high"][:, None])
+    hi = np.clip(hi, s["low"][:, None], s["high"][:, None])
+    np.maximum(hi, lo, out=hi)                 # an empty piece becomes [lo, lo]: it adds 0
+    return lo, hi, None
+
+
 # -- AGV tables ------------------------------------------------------------------------------
 
 @lru_cache(maxsize=16)
@@ -393,7 +438,10 @@ def _own_points(agent, grid: int = AGV_GRID) -> np.ndarray:
     if agent.discrete:
         return np.asarray(agent.prior.values, float)
     u = (np.arange(grid) + 0.5) / grid
-    return np.unique(np.concatenate([[agent.prior.low], agent.prior.ppf(u), [agent.prior.high]]))
+    # Quantiles resolve where the own type's mass is; a uniform grid over the support resolves
+    # ξ where the others' mass is (a type the own prior makes rare can still be drawn).
+    even = np.linspace(agent.prior.low, agent.prior.high, grid)
+    return np.unique(np.concatenate([agent.prior.ppf(u), even]))
 
 
 def _agent_table(setting: FiniteSetting, i: int) -> tuple[np.ndarray, np.ndarray]:

@@ -70,6 +70,10 @@ class Uniform(_Scalar):
     def ppf(self, u) -> np.ndarray:
         return self.low + (self.high - self.low) * np.asarray(u, float)
 
+    def partial_mean(self, t) -> np.ndarray:
+        tc = np.clip(np.asarray(t, float), self.low, self.high)
+        return (tc * tc - self.low * self.low) * (0.5 / (self.high - self.low))
+
     def below(self, t) -> np.ndarray:
         t = np.asarray(t, float)
         inside = np.clip(t, self.low, self.high) - self.low

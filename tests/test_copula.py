@@ -68,9 +68,12 @@ def test_samples_have_the_marginals_and_the_correlation(rng):
     np.testing.assert_allclose(np.corrcoef(z.T), c.matrix, atol=1e-2)
 
 
-@pytest.mark.parametrize("priors", [(Uniform(), Uniform()), (TruncatedNormal(0.4, 0.3, 0, 1), Uniform(0, 1.3)),
-                                    (Beta(2, 3), Beta(0.7, 0.9, 0, 1.2))], ids=["uniform", "mixed", "beta"])
-@pytest.mark.parametrize("n", [2, 5])
+UNIFORM, MIXED = (Uniform(), Uniform()), (TruncatedNormal(0.4, 0.3, 0, 1), Uniform(0, 1.3))
+BETA = (Beta(2, 3), Beta(0.7, 0.9, 0, 1.2))
+
+
+@pytest.mark.parametrize("priors, n", [(UNIFORM, 2), (UNIFORM, 5), (MIXED, 2), (MIXED, 5), (BETA, 3)],
+                         ids=["uniform-2", "uniform-5", "mixed-2", "mixed-5", "beta-3"])
 def test_correlation_zero_equals_the_independent_path(priors, n, rng):
     independent = TradeSetting(n, *priors)
     theta = independent.sample(rng, 3000)

@@ -8,6 +8,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from scipy import integrate
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -69,6 +70,58 @@ def test_affine_with_a_discrete_prior_equals_its_value_table():
     for name in ("welfare", "values", "expected_surplus", "clarke_pivot", "expected_externality"):
         np.testing.assert_allclose(getattr(s1.batch(theta), name), getattr(s2.batch(idx), name),
                                    atol=1e-12, err_msg=name)
+
+
+@settings(max_examples=30, deadline=None)
+@given(k=st.integers(1, 6), n=st.integers(2, 4), seed=st.integers(0, 2**31),
+       family=st.sampled_from(["uniform", "normal", "beta"]), tie=st.booleans())
+def test_affine_expected_surplus_against_quadrature(k, n, seed, family, tie):
+    """E_i for affine values in a continuous type, exact envelope (sorted pairs when the slopes
+    are distinct, masked pairs when two are equal) against adaptive quadrature of the max."""
+    rng = np.random.default_rng(seed)
+    prior = {"uniform": Uniform(-0.5, 1.0), "normal": TruncatedNormal(0.3, 0.4, -0.5, 1.0),
+             "beta": Beta(2.0, 3.0, -0.5, 1.0)}[family]
+    agents = []
+    for _ in range(n):
+        slope = rng.uniform(-2, 2, k)
+        if tie and k > 1:
+            slope[1] = slope[0]
+        agents.append(finite.AffineValues(prior, tuple(rng.uniform(-1, 1, k)), tuple(slope)))
+    setting = finite.FiniteSetting(tuple(agents), tuple(f"o{j}" for j in range(k)))
+    theta = setting.sample(rng, 3)
+    got = setting.batch(theta).expected_surplus
+    a = np.array([ag.intercept for ag in agents])
+    b = np.array([ag.slope for ag in agents])
+    for r in range(3):
+        for i in range(n):
+            others = (a + b * theta[r][:, None]).sum(axis=0) - (a[i] + b[i] * theta[r, i])
+            f = lambda x: float(np.max(a[i] + b[i] * x + others)) * float(prior.pdf(x))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                kinks = [(others[o] + a[i, o] - others[p] - a[i, p]) / (b[i, p] - b[i, o])
+                         for o in range(k) for p in range(k) if b[i, p] != b[i, o]]
+            kinks = sorted(x for x in kinks if prior.low < x < prior.high)
+            want = integrate.quad(f, prior.low, prior.high, points=kinks or None, limit=200,
+                                  epsabs=1e-12)[0]
+            assert got[r, i] == pytest.approx(want, abs=1e-8)
+
+
+def test_sorted_and_masked_envelopes_agree(rng):
+    k = 8
+    agents = tuple(finite.AffineValues(Uniform(0, 1), tuple(rng.uniform(-1, 1, k)),
+                                       tuple(rng.uniform(-1, 1, k))) for _ in range(5))
+    setting = finite.FiniteSetting(agents, tuple(f"o{j}" for j in range(k)))
+    s = setting._arrays
+    assert not s["any_tied"]
+    c = rng.uniform(-2, 2, (500, 5, k))
+    lo1, hi1, keep1 = finite.envelope(c, s)
+    cs = np.take_along_axis(c, s["perm"][None], axis=2)
+    lo2, hi2, _ = finite.sorted_envelope(cs, s)
+    lo1s = np.take_along_axis(np.where(keep1, lo1, 0), s["perm"][None], axis=2)
+    hi1s = np.take_along_axis(np.where(keep1, hi1, 0), s["perm"][None], axis=2)
+    keep2 = hi2 > lo2
+    np.testing.assert_array_equal(keep2, np.take_along_axis(keep1, s["perm"][None], axis=2))
+    np.testing.assert_allclose(np.where(keep2, lo2, 0), lo1s, atol=1e-14)
+    np.testing.assert_allclose(np.where(keep2, hi2, 0), hi1s, atol=1e-14)
 
 
 def test_public_project_expected_surplus_closed_form():
@@ -243,9 +296,18 @@ def test_study_rows_per_agent_in_a_finite_setting():
 
 @pytest.mark.parametrize("name", ["two_companies", "public_project", "single_item"])
 def test_shipped_general_scenarios_run(name, tmp_path):
+    """The shipped files as they are, run on the two smallest n to keep the test short."""
+    source = ROOT / "scenarios" / f"{name}.toml"
+    full = spec.load(source)
+    text = source.read_text()
+    if name != "two_companies":
+        assert full.study.sizes[:2] == (2, 3)
+        text = text.replace("n = [2, 3, 4, 5, 6, 8, 10]", "n = [2, 3]")
+    path = tmp_path / f"{name}.toml"
+    path.write_text(text)
     out = tmp_path / "out"
-    args = ["run", str(ROOT / "scenarios" / f"{name}.toml"), "--out", str(out), "--quiet",
-            "--profiles", "3000", "--backend", "serial"]
+    args = ["run", str(path), "--out", str(out), "--quiet", "--profiles", "3000",
+            "--backend", "serial"]
     assert main(args) == 0
     frame = pd.read_parquet(out / "summary.parquet")
     assert frame.role.iloc[-1] == "center" and (out / "figure1.png").stat().st_size > 0
