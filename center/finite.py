@@ -42,7 +42,7 @@ import numpy as np
 from scipy import special
 
 from center.copula import ConditionalLaw, GaussianCopula, by_prior, groups, latent_of, types_of
-from center.priors import Discrete
+from center.priors import Discrete, Uniform
 
 ENUMERATION_LIMIT = 1 << 16
 AGV_DRAWS = 32768
@@ -329,6 +329,9 @@ class FiniteBatch:
         k = c.shape[2]
         step = max(1, ROW_BLOCK_ELEMENTS // max(1, len(cols) * k * k))
         slopes = s["slopes"] if s["any_tied"] else s["sorted_slopes"]
+        uniform_width = None
+        if copula is None and all(type(p) is Uniform for p in priors):
+            uniform_width = np.array([p.high - p.low for p in priors])[:, None]
         for start in range(0, len(c), step):                       # row blocks: bounded memory
             sl = slice(start, start + step)
             if s["any_tied"]:
@@ -337,8 +340,11 @@ class FiniteBatch:
             else:
                 block = np.take_along_axis(c[sl], s["perm"][None], axis=2)
                 lo, hi, keep = sorted_envelope(block, s)
-            f_lo, f_hi, p_lo, p_hi = cdf(lo), cdf(hi), pm(lo), pm(hi)
-            piece = block * (f_hi - f_lo) + slopes * (p_hi - p_lo)
+            if uniform_width is not None:       # F and PM are polynomials on the support
+                piece = (block * (hi - lo) + (0.5 * slopes) * (hi * hi - lo * lo)) / uniform_width
+            else:
+                f_lo, f_hi, p_lo, p_hi = cdf(lo), cdf(hi), pm(lo), pm(hi)
+                piece = block * (f_hi - f_lo) + slopes * (p_hi - p_lo)
             out[sl] = (piece if keep is None else np.where(keep, piece, 0.0)).sum(axis=2)
         return out
 

@@ -1,11 +1,12 @@
-"""Loss probabilities and λ* against the correlation of values, from a correlated-trade sweep.
+"""Loss probabilities and λ* against the correlation of values, from a sweep over
+``setting.correlation`` (scenarios/correlated_trade.toml, correlated_public_project.toml).
 
     riskpart run scenarios/correlated_trade.toml --out results/correlated_trade
     python scripts/figure_correlation.py results/correlated_trade
 
-Writes DIR/correlation.png (rows: n; columns: the loss probability of the holder, the buyers and
-the center, and the smallest λ* over the three, per mechanism) and DIR/correlation.csv (the
-numbers behind it, plus E[v] = the center's expected revenue under M1), and prints a table.
+Writes DIR/correlation.png (rows: n; columns: each role's loss probability — holder, buyers,
+center in trade — and the smallest λ* over the roles, per mechanism) and DIR/correlation.csv
+(the numbers behind it, plus E[v] = the center's expected revenue under M1), and prints a table.
 """
 
 from __future__ import annotations
@@ -43,28 +44,28 @@ def tidy(frame: pd.DataFrame) -> pd.DataFrame:
     return out.join(ev, on=["n", "correlation"])
 
 
-def figure(table: pd.DataFrame, path: Path) -> None:
+def figure(table: pd.DataFrame, roles: list, title: str, path: Path) -> None:
     sizes = sorted(table.n.unique())
-    columns = [("loss_holder", "holder: P(loss)"), ("loss_buyer", "buyer: P(loss)"),
-               ("loss_center", "center: P(deficit)"), ("min_lambda_star", "smallest λ* over roles")]
-    fig, axes = plt.subplots(len(sizes), 4, figsize=(15, 2.8 * len(sizes)), squeeze=False)
+    columns = [(f"loss_{r}", f"{r}: P({'deficit' if r == 'center' else 'loss'})") for r in roles]
+    columns.append(("min_lambda_star", "smallest λ* over roles"))
+    fig, axes = plt.subplots(len(sizes), len(columns), figsize=(3.75 * len(columns), 2.8 * len(sizes)),
+                             squeeze=False)
     for row, n in zip(axes, sizes):
         part = table[table.n == n]
-        for ax, (column, title) in zip(row, columns):
+        for ax, (column, label) in zip(row, columns):
             for mech in SHOWN:
                 g = part[part.mechanism == mech].sort_values("correlation")
                 if len(g):
                     y = np.minimum(g[column], 8.0) if column == "min_lambda_star" else g[column]
                     ax.plot(g.correlation, y, marker="o", ms=3, label=mech)
-            ax.set_title(f"n = {n}: {title}", fontsize=9)
+            ax.set_title(f"n = {n}: {label}", fontsize=9)
             ax.grid(alpha=0.3)
             if column == "min_lambda_star":
                 ax.axhline(2.25, color="grey", ls="--", lw=1)
     for ax in axes[-1]:
         ax.set_xlabel("correlation of the latent normals (Gaussian copula)")
     axes[0, -1].legend(fontsize=7)
-    fig.suptitle("Uniform values trade with correlated values: loss probabilities and λ*",
-                 fontsize=11)
+    fig.suptitle(f"{title} with correlated values: loss probabilities and λ*", fontsize=11)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
@@ -72,7 +73,8 @@ def figure(table: pd.DataFrame, path: Path) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("folder", help="the folder the correlated_trade sweep wrote")
+    parser.add_argument("folder", help="the folder a sweep over setting.correlation wrote")
+    parser.add_argument("--title", default="Public project", help="figure title (non-trade)")
     args = parser.parse_args()
     folder = Path(args.folder)
     frame = read_dataset(folder)
@@ -80,7 +82,10 @@ def main() -> None:
         sys.exit(f"error: {folder} holds no finished chunks of a sweep over {FIELD}")
     table = tidy(frame)
     table.to_csv(folder / "correlation.csv", index=False)
-    figure(table, folder / "correlation.png")
+    roles = [r for r in dict.fromkeys(frame.role) if r != "center"]
+    roles = (["holder", "buyer"] if set(roles) == {"holder", "buyer"} else roles) + ["center"]
+    title = "Uniform values trade" if "buyer" in roles else args.title
+    figure(table, roles, title, folder / "correlation.png")
     shown = table[table.correlation.isin([0.0, 0.3, 0.6, 0.9])
                   & table.mechanism.isin(["M2", "M3*", "M3+"])]
     print(shown.pivot_table(index=["mechanism", "n"], columns="correlation",

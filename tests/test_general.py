@@ -464,3 +464,29 @@ def test_simulations_stay_with_trade(tmp_path):
     with pytest.raises(spec.SpecError) as err:
         spec.load(path)
     assert err.value.field == "setting.type"
+
+
+def test_correlation_sweep_and_its_figure(tmp_path):
+    """A two-cell sweep over setting.correlation, then scripts/figure_correlation.py on it."""
+    import subprocess
+    import sys
+
+    text = (ROOT / "scenarios" / "correlated_trade.toml").read_text()
+    text = text.replace("n = [2, 3, 5, 10]", "n = [2, 3]").replace('backend = "ray"', 'backend = "serial"')
+    text = text.replace('"setting.correlation" = [0.0, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9]',
+                        '"setting.correlation" = [0.0, 0.6]')
+    path = tmp_path / "ct.toml"
+    path.write_text(text)
+    out = tmp_path / "out"
+    assert main(["run", str(path), "--out", str(out), "--quiet", "--profiles", "2000"]) == 0
+    proc = subprocess.run([sys.executable, str(ROOT / "scripts" / "figure_correlation.py"), str(out)],
+                          capture_output=True, text=True, cwd=ROOT)
+    assert proc.returncode == 0, proc.stderr
+    table = pd.read_csv(out / "correlation.csv")
+    assert set(table.correlation) == {0.0, 0.6} and (out / "correlation.png").stat().st_size > 0
+    assert {"loss_holder", "loss_buyer", "loss_center", "min_lambda_star"} <= set(table.columns)
+    bad = path.read_text().replace("[0.0, 0.6]", "[0.0, 1.5]")
+    path.write_text(bad)
+    with pytest.raises(spec.SpecError) as err:
+        spec.load(path)
+    assert err.value.field == "sweep.grid.setting.correlation"
