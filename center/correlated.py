@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
-from scipy import special
 
 from center import finite
 from center.copula import ConditionalLaw, GaussianCopula, latent_of, types_of

@@ -17,10 +17,12 @@ is argmax_o Σ_i V (the first one on ties), and with W_i = Σ_{j≠i} V_j the ex
   vectorised over profiles and agents);
 - continuous types (affine values): the integrand is the upper envelope of K lines in θ̃_i.
   Line o is on top on an interval [lo_o, hi_o] found from its crossings with the others
-  (vectorised over all pairs, O(K²)), and E_i = Σ_o ∫_{lo_o}^{hi_o} (c_o + b_o x) dF(x) =
+  (vectorised over all K(K − 1)/2 pairs of slope-sorted lines, or over all ordered pairs with
+  masks when two slopes are equal), and E_i = Σ_o ∫_{lo_o}^{hi_o} (c_o + b_o x) dF(x) =
   Σ_o c_o ΔF + b_o ΔPM with PM(x) = E[X·1{X ≤ x}].  Exact: closed forms of each prior (no
-  quadrature error), or, under a Gaussian copula, the conditional law of θ_i | θ_-i whose
-  partial means come from Gauss–Legendre (center/copula.py).
+  quadrature error; polynomials for uniform priors), or, under a Gaussian copula, the
+  conditional law of θ_i | θ_-i whose partial means come from Gauss–Legendre
+  (center/copula.py).
 
 AGV's expected externality ξ_i(t) = E over θ̃_-i of v_-i at f*(t, θ̃_-i) is tabulated once per
 setting (``externality_tables``): by exact enumeration when the other agents' joint type space

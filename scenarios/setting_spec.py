@@ -47,7 +47,7 @@ import numpy as np
 
 from center import finite
 from center.copula import GaussianCopula, check_correlation
-from center.priors import PRIOR_FAMILIES, Beta, Discrete, TruncatedNormal, Uniform
+from center.priors import PRIOR_FAMILIES, Beta, Discrete
 from center.trade import TradeSetting
 from scenarios.spec import MAX_ABS_VALUE, SpecError, _Table, _check_number, _kind, _prior, _support
 
