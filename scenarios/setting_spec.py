@@ -238,6 +238,9 @@ def _correlation(t: _Table, priors):
 def _matrix(t: _Table, raw: list) -> tuple:
     name = t.name("correlation")
     n = len(raw)
+    if n == 0:
+        raise SpecError(t.path, name, "must be a number in (−1, 1) or an n × n matrix (a list of "
+                        "n rows of n numbers), got an empty list")
     rows = []
     for i, row in enumerate(raw):
         if not isinstance(row, list) or len(row) != n:

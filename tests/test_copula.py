@@ -187,3 +187,42 @@ def test_correlated_types_need_continuous_priors():
     with pytest.raises(ValueError):
         CorrelatedTradeSetting(2, Discrete((0.0, 1.0), (0.5, 0.5)), Uniform(),
                                GaussianCopula.equicorrelated(2, 0.3))
+
+
+def _affine_setting(rng, n, k, copula):
+    agents = tuple(finite.AffineValues(Uniform(-0.5, 1.0) if j % 2 else TruncatedNormal(0.3, 0.4, -0.5, 1.0),
+                                       tuple(rng.uniform(-1, 1, k)), tuple(rng.uniform(-2, 2, k)))
+                   for j in range(n))
+    return finite.FiniteSetting(agents, tuple(f"o{j}" for j in range(k)), copula=copula)
+
+
+def test_general_affine_path_at_correlation_zero_equals_independent(rng):
+    plain = _affine_setting(rng, 3, 5, None)
+    theta = plain.sample(rng, 500)
+    with_copula = finite.FiniteSetting(plain.agents, plain.outcomes,
+                                       copula=GaussianCopula.equicorrelated(3, 0.0))
+    np.testing.assert_allclose(with_copula.batch(theta).expected_surplus,
+                               plain.batch(theta).expected_surplus, atol=2e-9)
+
+
+@pytest.mark.parametrize("rho", [0.4, 0.85])
+def test_general_affine_path_under_correlation_against_quadrature(rho, rng):
+    """E_i = ∫ max_o(v_i(x, o) + W_i[o]) dG_i(x), G_i the conditional law, by adaptive
+    quadrature over the conditional normal s (x = F⁻¹(Φ(μ + σ s)))."""
+    copula = GaussianCopula.equicorrelated(3, rho)
+    setting = _affine_setting(rng, 3, 4, copula)
+    theta = setting.sample(rng, 3)
+    got = setting.batch(theta).expected_surplus
+    z = latent_of(setting.priors, theta)
+    mu, sd = copula.conditional_mean(z), copula.conditional_sigma
+    v = setting.values_of(theta)
+    for r in range(3):
+        for i in range(3):
+            agent = setting.agents[i]
+            w = v[r].sum(axis=0) - v[r, i]
+            def f(s):
+                x = float(agent.prior.ppf(special.ndtr(mu[r, i] + sd[i] * s)))
+                return float(np.max(np.asarray(agent.intercept) + np.asarray(agent.slope) * x + w)) \
+                    * np.exp(-s * s / 2) / np.sqrt(2 * np.pi)
+            want = integrate.quad(f, -9, 9, limit=500, epsabs=1e-12)[0]
+            assert got[r, i] == pytest.approx(want, abs=1e-7)
