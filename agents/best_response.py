@@ -17,9 +17,11 @@ One agent's choice changes the others' market sizes, so choices are settled as i
 ``shuffle_do`` of ``decide``: sweeps over the rational agents in a fresh random order, each
 best-responding to the current state, until a sweep changes nothing.  Vectorised: desires are
 evaluated for every agent still to move in the sweep, and the movers are applied in order in
-one block as long as the state stays *saturated* — enough members that every agent sees a full
-market whatever it does itself, so nobody's desire can change.  Outside that regime one move
-is applied at a time and the rest re-evaluated.
+one block as long as the state stays in the same *view class*: every desire depends on the
+state only through (min(H, 1), min(B, n + 1)) — whether a holder is in, and the buyers up to
+one more than a full market — so within a class nobody's desire can change.  When a move
+changes the class, the rest of the sweep is re-evaluated.  Re-evaluations are thus bounded by
+about n + 2 per sweep, whatever N.
 """
 
 from __future__ import annotations
@@ -63,12 +65,15 @@ def desire(offer: Offer, lam, is_holder, joined, holders_in: int, buyers_in: int
     return feasible & offer.center_runs[size] & (lam <= limit)
 
 
-def saturated(offer: Offer, holders_in, buyers_in) -> np.ndarray:
-    """States in which every agent sees a full market of n, in or out (see module doc)."""
+def view_class(offer: Offer, holders_in, buyers_in) -> np.ndarray:
+    """One integer per state; states of one class give every agent the same desire.
+
+    Buyers see min(n, B_others + 2) members and need H ≥ 1; holders see 1 + min(n − 1,
+    B_others); with rotating roles min(n, B_others + 1).  B_others is B or B − 1, so B matters
+    only up to n + 1, and H only as H ≥ 1 (with rotating roles H is always 0).
+    """
     n = offer.market_size
-    if offer.rotating:
-        return buyers_in >= n
-    return (buyers_in >= n) & (holders_in >= 1)
+    return np.minimum(holders_in, 1) * (n + 2) + np.minimum(buyers_in, n + 1)
 
 
 def settle(offer: Offer, lam, is_holder, joined, rational: np.ndarray, rng) -> tuple[int, int]:
@@ -101,12 +106,10 @@ def _sweep(offer, lam, is_holder, joined, order: np.ndarray) -> int:
         step = np.where(joined[agents], -1, 1)          # leaving or joining
         h = holders_in + np.cumsum(step * is_holder[agents])
         b = buyers_in + np.cumsum(step * ~is_holder[agents])
-        take = 1
-        if saturated(offer, holders_in, buyers_in):
-            # Apply movers while every state after them stays saturated, and the first move
-            # that leaves the regime (it was decided in a saturated state).
-            off = np.flatnonzero(~saturated(offer, h, b))
-            take = len(agents) if len(off) == 0 else int(off[0]) + 1
+        # Apply movers while the state after them stays in the class their desires were
+        # evaluated in, and the first move that leaves it (it was decided in that class).
+        off = np.flatnonzero(view_class(offer, h, b) != view_class(offer, holders_in, buyers_in))
+        take = len(agents) if len(off) == 0 else int(off[0]) + 1
         joined[agents[:take]] = ~joined[agents[:take]]
         holders_in, buyers_in = int(h[take - 1]), int(b[take - 1])
         moved += take

@@ -18,6 +18,8 @@ and M3+ optima, so the choice is at least as good as M3+ (and M3*) on its own ob
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass, field
 from typing import ClassVar
 
@@ -42,7 +44,22 @@ class AdaptiveM3:
 
     @property
     def label(self) -> str:
-        return f"M3-adaptive({self.objective})"
+        if self.belief is None:
+            return f"M3-adaptive({self.objective})"
+        return f"M3-adaptive({self.objective}, belief {belief_words(self.belief)})"
+
+
+def belief_words(spec: dict) -> str:
+    """A short name for a λ distribution spec, distinct for distinct specs."""
+    kind = spec["distribution"]
+    if kind == "fixed":
+        return f"fixed {spec['value']:g}"
+    if kind == "lognormal":
+        return f"lognormal {spec['median']:g}/{spec['sigma']:g}"
+    if kind == "preset":
+        return f"{spec['name']}/{spec['sigma']:g}"
+    digest = hashlib.sha256(json.dumps(spec, sort_keys=True, default=str).encode()).hexdigest()
+    return f"{kind} {digest[:8]}"
 
 
 def mixed_threshold(gain_holder, loss_holder, gain_buyer, loss_buyer, size: int):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from pathlib import Path
 
@@ -68,6 +69,7 @@ def _run(scenario, args) -> int:
         check_writable(out)
     except OSError as err:
         return _fail(f"--out {out}: cannot write results there ({err})")
+    previous = signal.signal(signal.SIGTERM, _terminated)
     try:
         summary = run(scenario, out, progress=not args.quiet)
     except (ClusterUnreachable, SweepRefused) as err:
@@ -81,9 +83,16 @@ def _run(scenario, args) -> int:
         kept = ("finished chunks are kept; rerun to resume" if scenario.sweep is not None
                 else "the folder is unchanged")
         return _fail(f"--out {out}: cannot write results there ({err}); {kept}")
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     print(terminal_table(summary, scenario.kind))
     print(f"results in {out}/")
     return 1 if scenario.sweep is not None and summary.get("failed") else 0
+
+
+def _terminated(signum, frame):
+    """SIGTERM (timeout, a job scheduler) unwinds like Ctrl-C: staging is removed."""
+    raise KeyboardInterrupt
 
 
 def _plan(scenario) -> int:

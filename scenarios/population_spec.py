@@ -30,11 +30,13 @@ from __future__ import annotations
 
 from agents.learning import ESTIMATORS, AdaptiveSpec
 from agents.participant import RULES
-from scenarios.records import MAX_AGENT_ROWS, RECORD_MODES, RecordSpec
+from scenarios.records import MAX_AGENT_ROWS, MAX_RUN_ROWS, RECORD_MODES, RecordSpec
 from scenarios.spec import SpecError
 
 ROLE_MODES = ("fixed", "rotating")
 MAX_AGENTS = 1_000_000         # each agent is also a Mesa object (about 1 KB)
+MAX_MARKET = 100               # threshold tables cover sizes 2..n: cost grows like n²
+MAX_ROUNDS = 10_000_000
 
 
 def population_fields(t, path) -> dict:
@@ -46,11 +48,18 @@ def population_fields(t, path) -> dict:
     if size > agents:
         raise SpecError(path, t.name("market_size"), f"a market of {size} cannot form in a "
                         f"population of agents = {agents}: must be 2..{agents}")
+    if size > MAX_MARKET:
+        given = "market_size" in t.data
+        raise SpecError(path, t.name("market_size"), f"must be ≤ {MAX_MARKET} (every size up "
+                        f"to it needs a threshold table), got {size}"
+                        + ("" if given else f": it defaults to agents = {agents}, set it"))
     roles = t.choice("roles", ROLE_MODES, default="fixed")
     holders = _holders(t, path, agents, size, roles)
     rules = _rules(t, path)
-    adaptive = _adaptive(t, path, needed=any(name == "adaptive" for name, _ in rules))
+    adaptive = _adaptive(t, path, needed=any(name == "adaptive" and w > 0 for name, w in rules))
     rounds = t.integer("rounds", minimum=1)
+    if rounds > MAX_ROUNDS:
+        raise SpecError(path, t.name("rounds"), f"must be ≤ {MAX_ROUNDS:,}, got {rounds:,}")
     return {"agents": agents, "market_size": size, "roles": roles, "holders": holders,
             "rules": rules, "adaptive": adaptive, "rounds": rounds,
             "records": _records(t, path, agents, rounds), **_steady(t)}
@@ -80,7 +89,7 @@ def _rules(t, path) -> tuple:
     out = tuple((name, shares.number(name, minimum=0.0, maximum=1.0)) for name in shares.data)
     total = sum(w for _, w in out)
     if abs(total - 1.0) > 1e-9:
-        raise SpecError(path, t.name("rules"), f"shares must sum to 1, got {total:g}")
+        raise SpecError(path, t.name("rules"), f"shares must sum to 1, got {total:.12g}")
     return out
 
 
@@ -93,13 +102,20 @@ def _adaptive(t, path, needed: bool) -> AdaptiveSpec:
     a = t.table("adaptive")
     a.allow("estimator", "alpha", "prior_gain", "prior_loss", "prior_weight", "retry")
     estimator = a.choice("estimator", ESTIMATORS, default="mean")
-    if estimator == "mean" and "alpha" in a.data:
-        raise SpecError(path, a.name("alpha"), "only with estimator = \"ewma\"")
+    only = {"alpha": "ewma", "prior_weight": "mean"}
+    for key, owner in only.items():
+        if key in a.data and estimator != owner:
+            raise SpecError(path, a.name(key), f"only with estimator = \"{owner}\"")
+
+    def belief(key: str) -> float:
+        # Without adaptive agents the belief is unused, so it need not be stated.
+        default = {} if needed else {"default": getattr(AdaptiveSpec, key)}
+        return a.number(key, minimum=0.0, **default)
+
     return AdaptiveSpec(
         estimator=estimator,
         alpha=a.number("alpha", minimum=0.0, maximum=1.0, strict=True, default=0.1),
-        prior_gain=a.number("prior_gain", minimum=0.0),
-        prior_loss=a.number("prior_loss", minimum=0.0),
+        prior_gain=belief("prior_gain"), prior_loss=belief("prior_loss"),
         prior_weight=a.number("prior_weight", minimum=0.0, strict=True, default=1.0),
         retry=a.number("retry", minimum=0.0, maximum=1.0, default=0.02))
 
@@ -115,6 +131,15 @@ def _records(t, path, agents: int, rounds: int) -> RecordSpec:
         raise SpecError(path, t.name("records"), f"would keep {rows:,} agent rows per replicate "
                         f"(limit {MAX_AGENT_ROWS:,}): record a sample or a larger 'every'")
     return spec
+
+
+def check_run_rows(spec, t) -> None:
+    """All replicates' agent rows are held together before they are written: bound them."""
+    rows = spec.records.rows(spec.agents, spec.rounds) * spec.replicates * len(spec.mechanisms)
+    if rows > MAX_RUN_ROWS:
+        raise SpecError(t.path, t.name("records"), f"would keep {rows:,} agent rows over "
+                        f"{spec.replicates} replicates × {len(spec.mechanisms)} mechanisms "
+                        f"(limit {MAX_RUN_ROWS:,}): record a sample or a larger 'every'")
 
 
 def _steady(t) -> dict:

@@ -14,8 +14,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from agents.participant import ADAPTIVE
+
 RECORD_MODES = ("none", "sample", "all")
 MAX_AGENT_ROWS = 5_000_000           # per replicate: about 300 MB of columns at most
+MAX_RUN_ROWS = 20_000_000            # over all replicates and mechanisms of one run
 
 
 @dataclass(frozen=True)
@@ -28,7 +31,8 @@ class RecordSpec:
         return {"none": 0, "sample": min(self.sample, population), "all": population}[self.agents]
 
     def rows(self, population: int, rounds: int) -> int:
-        return self.followed(population) * len(recorded_rounds(self.every, rounds))
+        recorded = rounds // self.every + (rounds % self.every != 0)   # as recorded_rounds
+        return self.followed(population) * recorded
 
 
 def recorded_rounds(every: int, rounds: int) -> np.ndarray:
@@ -58,8 +62,9 @@ class AgentRecorder:
         self.data["cumulative_utility"][k] = population.cumulative[who]
         self.data["losses"][k] = population.losses[who]
         self.data["markets"][k] = population.markets[who]
-        self.data["gain_estimate"][k] = population.beliefs.gain[who]
-        self.data["loss_estimate"][k] = population.beliefs.loss[who]
+        learns = population.rule[who] == ADAPTIVE          # rational agents estimate nothing
+        self.data["gain_estimate"][k] = np.where(learns, population.beliefs.gain[who], np.nan)
+        self.data["loss_estimate"][k] = np.where(learns, population.beliefs.loss[who], np.nan)
         self._next += 1
 
     def frame(self, population, role_codes: np.ndarray, rule_names) -> pd.DataFrame:

@@ -85,7 +85,7 @@ def effective_settings(scenario) -> dict:
 def _simulate(scenario, executor, progress):
     spec = scenario.simulation
     tables = simulation.tables_for(spec, scenario.holder_prior, scenario.buyer_prior,
-                                   scenario.seed, executor)
+                                   scenario.seed, executor, progress)
     jobs = [(t, tables[simulation.mechanism_label(t.mechanism)])
             for t in simulation.tasks_for(scenario)]
     results = list(executor.map(simulation.run_replicate, jobs, desc="replicates",

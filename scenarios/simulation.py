@@ -68,7 +68,8 @@ def run_replicate(task: ReplicateTask, table: dict) -> ReplicateResult:
     return ReplicateResult(rounds, agents)
 
 
-def tables_for(spec, holder_prior, buyer_prior, seed: int, executor) -> dict:
+def tables_for(spec, holder_prior, buyer_prior, seed: int, executor,
+               progress: bool = False) -> dict:
     """Threshold tables, one per mechanism, for markets of 2..market_size members."""
     sizes = range(2, spec.market_size + 1)
     out = {}
@@ -77,7 +78,7 @@ def tables_for(spec, holder_prior, buyer_prior, seed: int, executor) -> dict:
         out[mechanism_label(m)] = threshold_table(
             m, sizes, holder_prior, buyer_prior, spec.threshold_profiles, seed, executor,
             center_lambda=spec.center_lambda, belief_cdf=lambda x, b=belief: lambda_cdf(b, x),
-            rotating=spec.roles == "rotating")
+            rotating=spec.roles == "rotating", progress=progress)
     return out
 
 

@@ -7,6 +7,7 @@ files it writes.  Every run writes ``manifest.json`` with its provenance.
 from __future__ import annotations
 
 import json
+import math
 import os
 import platform
 import shutil
@@ -93,7 +94,20 @@ def write_manifest(stage: Path, scenario, started: float, executor_name: str, ex
         "wall_seconds": round(time.time() - started, 3),
         **extra,
     }
-    (stage / "manifest.json").write_text(json.dumps(manifest, indent=2, default=str) + "\n")
+    text = json.dumps(strict_json(manifest), indent=2, default=str, allow_nan=False)
+    (stage / "manifest.json").write_text(text + "\n")
+
+
+def strict_json(value):
+    """The value with non-finite floats as strings ("inf", "-inf") or null (NaN): standard
+    JSON has no Infinity, and λ* is infinite for a role that never loses."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    if isinstance(value, dict):
+        return {k: strict_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [strict_json(v) for v in value]
+    return value
 
 
 def _version() -> str:

@@ -208,19 +208,21 @@ def _study(t: "_Table", sizes: tuple | None = None) -> StudySpec:
 
 
 def _simulation(t: "_Table") -> SimulationSpec:
-    from scenarios.population_spec import population_fields
+    from scenarios.population_spec import check_run_rows, population_fields
 
     t.allow("agents", "lambda", "center_lambda", "mechanisms", "rounds", "replicates",
             "threshold_profiles", "market_size", "roles", "holders", "rule", "rules",
             "adaptive", "records", "steady_state")
     population = population_fields(t, t.path)
-    return SimulationSpec(
+    spec = SimulationSpec(
         lambdas=_lambdas(t.table("lambda"), population["agents"]),
         center_lambda=t.number("center_lambda", minimum=0.0, strict=True),
         mechanisms=_mechanisms(t, simulation=True),
-        replicates=t.integer("replicates", minimum=1),
+        replicates=t.integer("replicates", minimum=1, default=1),   # a sweep: sweep.replicates
         threshold_profiles=t.integer("threshold_profiles", minimum=1, default=200_000),
         **population)
+    check_run_rows(spec, t)
+    return spec
 
 
 def _sizes(t: "_Table") -> tuple[int, ...]:
@@ -276,9 +278,10 @@ def _adaptive_center(m: "_Table", simulation: bool) -> AdaptiveM3:
                         "it belongs in a simulation scenario")
     m.allow("name", "objective", "belief")
     objective = m.choice("objective", OBJECTIVES, default="participation")
+    if isinstance(m.get("belief", None), dict) and m.data["belief"].get("distribution") == "list":
+        raise SpecError(m.path, m.name("belief.distribution"), "a belief is a distribution: "
+                        "fixed, lognormal, preset or mixture, not a list of agents")
     belief = _lambdas(m.table("belief"), 1) if "belief" in m.data else None
-    if belief is not None and belief["distribution"] == "list":
-        raise SpecError(m.path, m.name("belief"), "a belief is fixed, lognormal, preset or a mixture")
     return AdaptiveM3(objective, belief)
 
 
@@ -368,7 +371,7 @@ def _mixture(t: "_Table", agents: int) -> dict:
         parts.append({"weight": weight, **_lambdas(c, agents)})
     total = sum(p["weight"] for p in parts)
     if abs(total - 1.0) > 1e-9:
-        raise SpecError(t.path, t.name("components"), f"weights must sum to 1, got {total:g}")
+        raise SpecError(t.path, t.name("components"), f"weights must sum to 1, got {total:.12g}")
     return {"distribution": "mixture", "components": tuple(parts)}
 
 

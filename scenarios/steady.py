@@ -1,6 +1,6 @@
 """Steady-state summaries of simulation replicates (used by ``run`` and ``report``).
 
-The steady state of a replicate is its last ``share`` of rounds.  Over it: participation rate,
+The steady state of a replicate is its last ``share`` of rounds (at least one).  Over it: participation rate,
 efficiency (Σ welfare / Σ first-best welfare), mean revenue, deficit rate (share of the markets run that ended in a
 deficit), share of rounds in which no market formed (unravelled), and share of adaptive agents
 kept out although a rational agent with their λ would join a full market (hot stove).
@@ -22,12 +22,18 @@ METRICS = ("participation_rate", "efficiency", "mean_revenue", "deficit_rate",
 
 
 def replicate_summary(rounds: pd.DataFrame, keys=("mechanism", "replicate"),
-                      share: float = STEADY_SHARE, band: float = STEADY_BAND) -> pd.DataFrame:
-    """One row per group of ``keys`` (a replicate) with the METRICS."""
+                      share: float | None = None, band: float | None = None) -> pd.DataFrame:
+    """One row per group of ``keys`` (a replicate) with the METRICS.
+
+    ``share`` and ``band`` default to the rows' own ``steady_share``/``steady_band`` columns
+    (a sweep's cells carry their scenario's), else to STEADY_SHARE and STEADY_BAND.
+    """
     rows = []
     for key, g in rounds.groupby(list(keys), sort=False, dropna=False):
         g = g.sort_values("round")
-        steady = g[g["round"] > g["round"].max() * (1 - share)]
+        own_share = _setting(g, "steady_share", share, STEADY_SHARE)
+        own_band = _setting(g, "steady_band", band, STEADY_BAND)
+        steady = g.tail(max(1, round(own_share * len(g))))      # at least the last round
         fb = steady.first_best_welfare.sum()
         rows.append({
             **dict(zip(keys, key if isinstance(key, tuple) else (key,))),
@@ -38,9 +44,15 @@ def replicate_summary(rounds: pd.DataFrame, keys=("mechanism", "replicate"),
             "unravelled_share": float(np.mean(steady.unravelled)),
             "hot_stove_share": float(steady.hot_stove_share.mean()),
             "rounds_to_steady": rounds_to_steady(g.participation_rate.to_numpy(),
-                                                 steady.participation_rate.mean(), band),
+                                                 steady.participation_rate.mean(), own_band),
         })
     return pd.DataFrame(rows)
+
+
+def _setting(group: pd.DataFrame, column: str, given, default) -> float:
+    if given is not None:
+        return given
+    return float(group[column].iloc[0]) if column in group else default
 
 
 def _ratio(num: float, den: float) -> float:

@@ -51,6 +51,12 @@ def parse_sweep(raw, path) -> SweepSpec:
         if name.split(".")[0] in ("sweep", "run"):
             raise SpecError(path, f"sweep.grid.{name}", "the grid sweeps scenario fields; "
                             "[sweep] and [run] cannot be swept")
+        if name == "simulation.replicates":
+            raise SpecError(path, f"sweep.grid.{name}", "a sweep runs sweep.replicates "
+                            "replicates in every cell: set that instead")
+        if name.startswith("simulation.records"):
+            raise SpecError(path, f"sweep.grid.{name}", "a sweep keeps one row per round; "
+                            "per-agent records come from single runs only")
         if not isinstance(values, list) or not values:
             raise SpecError(path, f"sweep.grid.{name}", "must be a non-empty list of values")
     mode = t.choice("mode", MODES, default="product")

@@ -111,8 +111,10 @@ def column_value(value):
 def _cell_rows(scenario, task: SweepTask, tables) -> list[dict]:
     if scenario.kind == "simulation":
         jobs = simulation.tasks_for(scenario, task.replicates, key=(task.cell,))
-        return [row for job in jobs for row in simulation.run_replicate(
-            job, tables[simulation.mechanism_label(job.mechanism)]).rounds.to_dict("records")]
+        spec = scenario.simulation        # the report reads each cell's steady-state window
+        return [{**row, "steady_share": spec.steady_share, "steady_band": spec.steady_band}
+                for job in jobs for row in simulation.run_replicate(
+                    job, tables[simulation.mechanism_label(job.mechanism)]).rounds.to_dict("records")]
     from scenarios.runner import study_frame, study_tasks
     from scenarios.study import run_study
 

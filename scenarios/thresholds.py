@@ -26,7 +26,7 @@ DEFAULT_CHUNK = 16384
 
 def threshold_table(mechanism, sizes, holder_prior, buyer_prior, profiles: int, seed: int,
                     executor=None, center_lambda: float = 1.0, belief_cdf=None,
-                    rotating: bool = False) -> dict[int, dict]:
+                    rotating: bool = False, progress: bool = False) -> dict[int, dict]:
     """{n: entry} for n in ``sizes`` (module doc).
 
     For AdaptiveM3 the Center's own λ, its belief about the agents' λ (a CDF) and whether
@@ -40,9 +40,9 @@ def threshold_table(mechanism, sizes, holder_prior, buyer_prior, profiles: int, 
         welfare_with = first_best_welfare(holder_prior, buyer_prior, max(sizes))
         return {t.setting.n: _adaptive_entry(mechanism, t, m, center_lambda, belief_cdf,
                                              rotating, welfare_with)
-                for t, m in merged_results(tasks, executor, progress=False)}
+                for t, m in merged_results(tasks, executor, progress)}
     table: dict[int, dict] = {}
-    for row in run_study(tasks, executor, progress=False):
+    for row in run_study(tasks, executor, progress):
         entry = table.setdefault(int(row["n"]), {"rho": _rho(row["rho"]), "gain": {}, "loss": {}})
         _fill(entry, row)
     return table

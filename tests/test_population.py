@@ -166,3 +166,128 @@ def test_same_rows_on_every_backend_and_worker_count(tmp_path):
 def test_shipped_population_scenarios_validate(name):
     scenario = spec.load(Path(__file__).parent.parent / "scenarios" / f"{name}.toml")
     assert scenario.kind == "simulation" and scenario.simulation.rounds >= 100
+
+
+# --- regressions from adversarial testing -----------------------------------------------
+
+def test_limits_are_one_line_refusals_found_fast(tmp_path):
+    cases = [
+        (POPULATION.replace("rounds = 30", "rounds = 1000000000000"), "simulation.rounds"),
+        (POPULATION.replace("market_size = 4\n", "").replace("agents = 60", "agents = 500")
+         .replace("holders = 15", "holders = 5"), "simulation.market_size"),
+        (POPULATION.replace("agents = 60", "agents = 300000").replace("holders = 15", "holders = 75000")
+         .replace('agents = "sample"', 'agents = "all"').replace("every = 5", "every = 10")
+         .replace("rounds = 30", "rounds = 100").replace("replicates = 3", "replicates = 4"),
+         "simulation.records"),          # 3·10^6 rows per replicate, 2.4·10^7 in the run
+    ]
+    for k, (text, field) in enumerate(cases):
+        with pytest.raises(spec.SpecError) as err:
+            spec.load(write(tmp_path, text, f"case{k}.toml"))
+        assert err.value.field == field, err.value
+
+
+def test_rule_shares_and_estimator_options(tmp_path):
+    no_adaptive = POPULATION[:POPULATION.index("[simulation.adaptive]")] + "[run]\n"
+    zero = no_adaptive.replace("rational = 0.5, adaptive = 0.5", "rational = 1.0, adaptive = 0.0")
+    assert spec.load(write(tmp_path, zero)).simulation.rules == (("rational", 1.0), ("adaptive", 0.0))
+    with pytest.raises(spec.SpecError, match="only with estimator") as err:
+        spec.load(write(tmp_path, POPULATION.replace("retry = 0.05", "retry = 0.05\nprior_weight = 2"), "w.toml"))
+    assert err.value.field == "simulation.adaptive.prior_weight"
+    with pytest.raises(spec.SpecError, match="got 0.9999999") as err:
+        spec.load(write(tmp_path, POPULATION.replace("adaptive = 0.5", "adaptive = 0.4999999"), "s.toml"))
+
+
+def test_two_adaptive_centers_with_different_beliefs_are_two_mechanisms(tmp_path):
+    two = ('mechanisms = [{ name = "M3-adaptive", belief = { distribution = "fixed", value = 2.0 } }, '
+           '{ name = "M3-adaptive", belief = { distribution = "lognormal", median = 2.0, sigma = 0.3 } }]')
+    text = POPULATION.replace('mechanisms = ["M2", { name = "M3-adaptive", objective = "welfare" }]', two)
+    labels = [m.label for m in spec.load(write(tmp_path, text)).simulation.mechanisms]
+    assert labels == ["M3-adaptive(participation, belief fixed 2)",
+                      "M3-adaptive(participation, belief lognormal 2/0.3)"]
+    listed = text.replace('{ distribution = "fixed", value = 2.0 }',
+                          '{ distribution = "list", values = [1.5, 2.0] }')
+    with pytest.raises(spec.SpecError, match="not a list of agents"):
+        spec.load(write(tmp_path, listed, "l.toml"))
+
+
+def test_manifest_is_strict_json_and_rational_agents_estimate_nothing(tmp_path):
+    import json
+
+    text = POPULATION.replace('mechanisms = ["M2", { name = "M3-adaptive", objective = "welfare" }]',
+                              'mechanisms = ["VCG"]')
+    out = tmp_path / "out"
+    assert main(["run", str(write(tmp_path, text)), "--out", str(out), "--quiet"]) == 0
+
+    def refuse(constant):
+        raise ValueError(constant)
+
+    manifest = json.loads((out / "manifest.json").read_text(), parse_constant=refuse)
+    assert "inf" in json.dumps(manifest["thresholds"])            # VCG's center never loses
+    agents = pd.read_parquet(out / "agents.parquet")
+    rational = agents[agents.rule == "rational"]
+    assert rational.gain_estimate.isna().all() and agents[agents.rule == "adaptive"].gain_estimate.notna().all()
+
+
+def test_a_tiny_steady_share_still_keeps_the_last_round():
+    from scenarios.steady import replicate_summary
+
+    rounds = pd.DataFrame({"mechanism": "M2", "replicate": 0, "round": [1, 2, 3, 4],
+                           "participation_rate": [1.0, 0.5, 0.5, 0.25], "welfare": 1.0,
+                           "first_best_welfare": 2.0, "revenue": 0.0, "deficit_markets": 0,
+                           "markets_run": 1, "unravelled": False, "hot_stove_share": 0.0})
+    row = replicate_summary(rounds, share=1e-17).iloc[0]
+    assert row.participation_rate == 0.25 and row.efficiency == 0.5 and row.rounds_to_steady == 4
+    whole = replicate_summary(rounds.assign(steady_share=1.0, steady_band=0.5)).iloc[0]
+    assert whole.participation_rate == 0.5625 and whole.rounds_to_steady == 1
+
+
+SWEEP = POPULATION.replace("[run]", '''[sweep]
+replicates = 2
+[sweep.grid]
+"simulation.steady_state.share" = [0.1, 1.0]
+
+[run]''').replace("rounds = 30", "rounds = 12")
+
+
+def test_the_report_uses_each_cells_steady_state_window(tmp_path):
+    from scenarios.report import report
+
+    out = tmp_path / "sweep"
+    assert main(["run", str(write(tmp_path, SWEEP)), "--out", str(out), "--quiet"]) == 0
+    table, _ = report(out)
+    chunks = pd.concat(pd.read_parquet(p) for p in sorted((out / "chunks").glob("*.parquet")))
+    for cell, share in ((0, 0.1), (1, 1.0)):
+        rows = chunks[(chunks.cell == cell) & (chunks.mechanism == "M2")]
+        last = rows[rows["round"] > 12 - max(1, round(share * 12))]
+        expected = last.groupby("replicate").participation_rate.mean().mean()
+        got = table[(table.cell == cell) & (table.mechanism == "M2")].participation_rate_mean
+        assert float(got.iloc[0]) == pytest.approx(expected)
+
+
+@pytest.mark.parametrize("field, words", [("simulation.replicates", "sweep.replicates"),
+                                          ("simulation.records.agents", "single runs only")])
+def test_sweeps_refuse_fields_they_would_ignore(tmp_path, field, words):
+    text = SWEEP.replace('"simulation.steady_state.share" = [0.1, 1.0]', f'"{field}" = [1, 2]')
+    with pytest.raises(spec.SpecError, match=words) as err:
+        spec.load(write(tmp_path, text))
+    assert err.value.field == f"sweep.grid.{field}"
+
+
+def test_sigterm_unwinds_like_ctrl_c(tmp_path):
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    slow = POPULATION.replace("threshold_profiles = 4000", "threshold_profiles = 3000000")
+    out = tmp_path / "out"
+    proc = subprocess.Popen([sys.executable, "-m", "scenarios.cli", "run", str(write(tmp_path, slow)),
+                             "--out", str(out), "--quiet"], stderr=subprocess.PIPE, text=True,
+                            cwd=Path(__file__).parent.parent)
+    deadline = time.time() + 60
+    while not (out.exists() and any(out.iterdir())) and time.time() < deadline:
+        time.sleep(0.2)                       # wait until staging has begun
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130 and "interrupted" in err
+    assert not out.exists() or not any(out.iterdir())
