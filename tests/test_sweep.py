@@ -1,12 +1,10 @@
 """Sweeps: exactly-once datasets across backends, chunkings, kills and resumes."""
 
 import json
-import os
 import signal
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import pandas as pd
 import pytest
