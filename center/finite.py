@@ -52,6 +52,7 @@ AGV_GRID = 257
 COPULA_GRID = 65                 # under a copula each grid point needs fresh conditional draws
 COPULA_DRAWS = 16384
 AGV_SEED = 20110716
+GRID_BLOCK = 32                  # AGV grid points per block: (32 × draws) arrays
 ROW_BLOCK_ELEMENTS = 1 << 21     # (rows × agents × K × K) held at once by the envelope step
 
 
@@ -463,12 +464,26 @@ def _agent_table(setting: FiniteSetting, i: int) -> tuple[np.ndarray, np.ndarray
         xi = _copula_table(setting, i, points, mine, rng)
         return points, xi
     others, weights = _others(setting, rest, rng)
-    w = setting.values_of(others)[:, rest].sum(axis=1)         # (M, K) Σ_{j≠i} v_j
+    w_t = setting.values_of(others)[:, rest].sum(axis=1).T     # (K, M) Σ_{j≠i} v_j
     xi = np.empty(len(points))
-    for g in range(len(points)):                               # grid points, each over all draws
-        best = np.argmax(mine[g] + w, axis=1)
-        xi[g] = weights @ w[np.arange(len(w)), best]
+    for start in range(0, len(points), GRID_BLOCK):            # blocks of grid points
+        block = slice(start, start + GRID_BLOCK)
+        xi[block] = np.einsum("gm,m->g", _others_at_best(mine[block], w_t), weights)
     return points, xi
+
+
+def _others_at_best(mine: np.ndarray, w_t: np.ndarray) -> np.ndarray:
+    """Σ_{j≠i} v_j at the efficient outcome, (G, M), for own values ``mine`` (G, K) and the
+    others' ``w_t`` (K, M): a running maximum over the K outcomes (the first one on ties, as
+    argmax), vectorised over grid points and draws — argmax over short rows is far slower."""
+    best = mine[:, :1] + w_t[0]
+    at_best = np.broadcast_to(w_t[0], best.shape).copy()
+    for o in range(1, len(w_t)):
+        value = mine[:, o:o + 1] + w_t[o]
+        better = value > best
+        np.copyto(best, value, where=better)
+        np.copyto(at_best, np.broadcast_to(w_t[o], best.shape), where=better)
+    return at_best
 
 
 def _others(setting: FiniteSetting, rest: list, rng) -> tuple[np.ndarray, np.ndarray]:
@@ -506,9 +521,8 @@ def _copula_table(setting: FiniteSetting, i: int, points, mine, rng) -> np.ndarr
     theta = np.zeros((draws, setting.n))
     for g in range(len(points)):
         theta[:, rest] = types_of([priors[j] for j in rest], zi[g] * coef + eps)
-        w = setting.values_of(theta)[:, rest].sum(axis=1)
-        best = np.argmax(mine[g] + w, axis=1)
-        xi[g] = w[np.arange(len(w)), best].mean()
+        w_t = setting.values_of(theta)[:, rest].sum(axis=1).T
+        xi[g] = _others_at_best(mine[g:g + 1], w_t)[0].mean()
     return xi
 
 

@@ -34,6 +34,8 @@ def build_parser() -> argparse.ArgumentParser:
     plan = sub.add_parser("plan", help="print a sweep's cells, tasks and work without running")
     plan.add_argument("scenario")
     plan.add_argument("--replicates", type=int, help="replicates per cell")
+    plan.add_argument("--profiles", type=int, help="profiles per n (study) or for the thresholds")
+    plan.add_argument("--seed", type=int, help="root seed")
     report = sub.add_parser("report", help="summarise a sweep's results folder (complete or not)")
     report.add_argument("folder")
     return parser

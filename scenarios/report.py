@@ -44,8 +44,10 @@ def _interval(name: str, x: np.ndarray, clip: bool = False) -> dict:
     """Mean, sd and 95% t-interval; an infinite value (λ* of a role that never lost) makes
     the mean infinite and the spread undefined."""
     x = x[~np.isnan(x)]          # e.g. efficiency of a replicate with no possible trade
+    counted = {f"{name}_replicates": len(x)}      # those with a value: the interval's basis
     if len(x) == 0:
-        return {f"{name}_{k}": float("nan") for k in ("mean", "sd", "ci_low", "ci_high")}
+        return {**{f"{name}_{k}": float("nan") for k in ("mean", "sd", "ci_low", "ci_high")},
+                **counted}
     mean = float(np.mean(x))
     if len(x) > 1 and np.isfinite(x).all():
         sd = float(np.std(x, ddof=1))
@@ -57,7 +59,8 @@ def _interval(name: str, x: np.ndarray, clip: bool = False) -> dict:
         low = high = mean
     if clip and np.isfinite(half):
         low, high = max(low, 0.0), min(high, 1.0)
-    return {f"{name}_mean": mean, f"{name}_sd": sd, f"{name}_ci_low": low, f"{name}_ci_high": high}
+    return {f"{name}_mean": mean, f"{name}_sd": sd, f"{name}_ci_low": low, f"{name}_ci_high": high,
+            **counted}
 
 
 def report(out_dir: Path) -> tuple[pd.DataFrame, str]:

@@ -148,6 +148,7 @@ def open_folder(scenario, out_dir: Path) -> dict:
               "scenario_text": scenario.text, "kind": scenario.kind,
               "cells": [p for p, _ in scenario.cells], "replicates": scenario.sweep.replicates,
               "chunk_replicates": scenario.sweep.chunk_replicates,
+              "seed": scenario.seed, "profiles": _profiles(scenario),
               "tasks": [t.file for t in plan(scenario)]}
     meta = out_dir / "sweep.json"
     from scenarios.sink import _git_commit, _version   # provenance, outside the identity
@@ -158,8 +159,8 @@ def open_folder(scenario, out_dir: Path) -> dict:
         if old.get("identity") != record["identity"]:
             raise SweepRefused(
                 f"{out_dir} holds results of a different sweep (written from "
-                f"{old.get('scenario_file')}; {scenario.path} now differs in scenario, seed, "
-                "size or chunking); refusing to mix them: choose another --out or remove it")
+                f"{old.get('scenario_file')}; {_difference(old, record)}); refusing to mix "
+                "them: choose another --out or remove it")
         (out_dir / "chunks").mkdir(exist_ok=True)
         return old
     if out_dir.exists() and not _only_leftovers(out_dir):
@@ -168,6 +169,22 @@ def open_folder(scenario, out_dir: Path) -> dict:
     _atomic_write(meta, json.dumps(record, indent=2, default=str).encode())
     (out_dir / "chunks").mkdir(exist_ok=True)
     return record
+
+
+def _profiles(scenario):
+    spec = scenario.study or scenario.simulation
+    return spec.profiles if scenario.study else spec.threshold_profiles
+
+
+def _difference(old: dict, new: dict) -> str:
+    """What changed between the stored sweep and this one, in the user's terms."""
+    if old.get("scenario_text") != new["scenario_text"]:
+        return f"the scenario text of {new['scenario_file']} differs from the stored one"
+    words = {"seed": "--seed", "profiles": "--profiles", "replicates": "--replicates",
+             "chunk_replicates": "chunk_replicates"}
+    changed = [f"{flag} {new[k]} (stored: {old[k]})" for k, flag in words.items()
+               if k in old and old[k] != new[k]]
+    return "now run with " + ", ".join(changed) if changed else "the package computes it differently"
 
 
 def read_meta(out_dir: Path) -> dict:

@@ -79,7 +79,7 @@ def measure(setting, repeats: int, chunk: int) -> dict:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--quick", action="store_true", help="small sizes, a smoke test")
     parser.add_argument("--repeats", type=int, default=5)
     args = parser.parse_args()
     repeats, chunk = (2, 2048) if args.quick else (args.repeats, CHUNK)

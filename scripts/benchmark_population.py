@@ -155,8 +155,9 @@ def rss_child(records: str) -> int:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--rss-only", choices=("none", "sample", "all"))
+    parser.add_argument("--quick", action="store_true", help="small sizes, a smoke test")
+    parser.add_argument("--rss-only", choices=("none", "sample", "all"),
+                        help="internal: one replicate in this process, print its peak RSS")
     args = parser.parse_args()
     rounds = 200 if args.quick else 1000
     table = threshold_table("M3+", range(2, MARKET + 1), U, U, 50_000, seed=1)

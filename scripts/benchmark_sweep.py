@@ -65,7 +65,7 @@ def timed_sweep(scenario, executor, tables) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--quick", action="store_true", help="small sizes, a smoke test")
     parser.add_argument("--repeats", type=int, default=3)
     args = parser.parse_args()
     from scenarios import simulation, spec

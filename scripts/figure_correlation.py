@@ -88,8 +88,10 @@ def main() -> None:
     figure(table, roles, title, folder / "correlation.png")
     shown = table[table.correlation.isin([0.0, 0.3, 0.6, 0.9])
                   & table.mechanism.isin(["M2", "M3*", "M3+"])]
+    print("smallest λ* and largest loss probability over roles, by correlation:")
     print(shown.pivot_table(index=["mechanism", "n"], columns="correlation",
                             values=["min_lambda_star", "max_loss"]).round(3).to_string())
+    print("\nexpected surplus E[v] (the center's expected revenue under M1), by correlation:")
     print(table[table.mechanism == "M1"].pivot_table(index="n", columns="correlation",
                                                      values="expected_surplus").round(4).to_string())
     print(f"wrote {folder / 'correlation.png'} and {folder / 'correlation.csv'}")

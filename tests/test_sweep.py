@@ -152,7 +152,11 @@ def test_a_changed_scenario_is_refused_and_nothing_is_touched(tmp_path, capsys):
     before = {p: p.read_bytes() for p in out.rglob("*") if p.is_file()}
     changed = scenario_file(tmp_path, text=SWEEP.replace("seed = 5", "seed = 6"), name="b.toml")
     assert main(["run", str(changed), "--out", str(out), "--quiet"]) == 2
-    assert "different sweep" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "different sweep" in err and "scenario text" in err
+    assert main(["run", str(scenario_file(tmp_path)), "--out", str(out), "--quiet",
+                 "--seed", "6", "--replicates", "3"]) == 2
+    assert "now run with --seed 6 (stored: 5), --replicates 3 (stored: 4)" in capsys.readouterr().err
     assert {p: p.read_bytes() for p in out.rglob("*") if p.is_file()} == before
     # The same scenario again is a no-op resume.
     assert main(["run", str(scenario_file(tmp_path)), "--out", str(out), "--quiet"]) == 0
