@@ -49,8 +49,9 @@ class CorrelatedTradeSetting(TradeSetting):
 
     @cached_property
     def _externality(self):
-        tables = finite.trade(self.n, self.holder_prior, self.buyer_prior, self.copula).externality
-        return tables[0], tables[1]
+        """(grid, ξ) per column: buyers share one table only when the copula treats them
+        alike (finite.FiniteSetting.classes), otherwise each has its own."""
+        return finite.trade(self.n, self.holder_prior, self.buyer_prior, self.copula).externality
 
 
 class CorrelatedTradeBatch(TradeBatch):
@@ -74,8 +75,7 @@ class CorrelatedTradeBatch(TradeBatch):
 
     @cached_property
     def expected_externality(self) -> np.ndarray:
-        (hg, hx), (bg, bx) = self.setting._externality
         out = np.empty(self.theta.shape, order="F")
-        out[:, 0] = np.interp(self.theta[:, 0], hg, hx)
-        out[:, 1:] = np.interp(self.theta[:, 1:], bg, bx)
+        for j, (grid, xi) in enumerate(self.setting._externality):   # n tables, a few shared
+            out[:, j] = np.interp(self.theta[:, j], grid, xi)
         return out

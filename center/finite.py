@@ -322,9 +322,7 @@ class FiniteBatch:
         copula = self.setting.copula
         if copula is not None:
             z = latent_of(self.setting.priors, self.theta)
-            law = ConditionalLaw(priors, copula.conditional_mean(z)[:, cols],
-                                 copula.conditional_sigma[cols])
-            cdf, pm = law.cdf, law.partial_mean
+            mu, sigma = copula.conditional_mean(z)[:, cols], copula.conditional_sigma[cols]
         else:
             cdf = lambda x: by_prior(priors, lambda p, v: p.cdf(v), x)
             pm = lambda x: by_prior(priors, lambda p, v: p.partial_mean(v), x)
@@ -337,6 +335,9 @@ class FiniteBatch:
             uniform_width = np.array([p.high - p.low for p in priors])[:, None]
         for start in range(0, len(c), step):                       # row blocks: bounded memory
             sl = slice(start, start + step)
+            if copula is not None:                  # the block's own conditional laws
+                law = ConditionalLaw(priors, mu[sl], sigma)
+                cdf, pm = law.cdf, law.partial_mean
             if s["any_tied"]:
                 block = c[sl]
                 lo, hi, keep = envelope(block, s)

@@ -68,9 +68,9 @@ class TradeSpec:
     def make(self, n: int):
         from center.correlated import CorrelatedTradeSetting
 
-        if self.correlation is not None:
-            return CorrelatedTradeSetting(n, self.holder_prior, self.buyer_prior,
-                                          _copula(self.correlation, n))
+        copula = _copula(self.correlation, n)
+        if copula is not None:
+            return CorrelatedTradeSetting(n, self.holder_prior, self.buyer_prior, copula)
         if _needs_general(self.holder_prior) or _needs_general(self.buyer_prior):
             return finite.trade(n, self.holder_prior, self.buyer_prior)
         return TradeSetting(n, self.holder_prior, self.buyer_prior)
@@ -87,7 +87,7 @@ class SymmetricSpec:
     correlation: object = None
 
     def make(self, n: int):
-        copula = None if self.correlation is None else _copula(self.correlation, n)
+        copula = _copula(self.correlation, n)
         if self.type == "public_project":
             return finite.public_project(n, self.prior, self.cost, self.holder, copula)
         return finite.single_item(n, self.prior, self.holder, copula)
@@ -109,10 +109,26 @@ def _needs_general(prior) -> bool:
     return prior.discrete or (isinstance(prior, Beta) and min(prior.a, prior.b) < 1)
 
 
-def _copula(correlation, n: int) -> GaussianCopula:
+def _copula(correlation, n: int) -> GaussianCopula | None:
+    """The copula of a validated correlation; None when the types are independent (no
+    correlation, 0, or the identity matrix), so that correlation 0 is the independent setting,
+    draws included."""
+    if correlation is None:
+        return None
     if isinstance(correlation, float):
-        return GaussianCopula.equicorrelated(n, correlation)
-    return GaussianCopula(correlation)
+        return GaussianCopula.equicorrelated(n, correlation) if correlation != 0.0 else None
+    independent = all(x == float(i == j) for i, row in enumerate(correlation)
+                      for j, x in enumerate(row))
+    return None if independent else GaussianCopula(correlation)
+
+
+def _equicorrelation_error(rho: float, n: int) -> str | None:
+    """Why ρ cannot correlate every pair of n types (None if it can): the matrix's smallest
+    eigenvalue, min(1 − ρ, 1 + (n − 1)ρ), must clear the copula's 1e-10."""
+    if min(1.0 - rho, 1.0 + (n - 1) * rho) > 1e-10:
+        return None
+    return (f"{rho!r} makes the {n} × {n} equicorrelation matrix singular or not positive "
+            f"definite (needs {-1.0 / (n - 1):.4g} < ρ < 1, clear of both ends by 1e-10)")
 
 
 def parse_setting(t: _Table, kind: str):
@@ -157,10 +173,10 @@ def check_sizes(spec, t: _Table, study: _Table, sizes: tuple) -> None:
         raise SpecError(t.path, t.name("holder"), f"must be an agent index below the smallest "
                         f"n = {min(sizes)}, got {spec.holder}")
     rho = spec.correlation
-    if isinstance(rho, float) and rho < 0 and any(rho <= -1.0 / (n - 1) for n in sizes):
-        bad = min(n for n in sizes if rho <= -1.0 / (n - 1))
-        raise SpecError(t.path, t.name("correlation"), f"{rho:g} makes the {bad} × {bad} "
-                        f"equicorrelation matrix not positive definite (needs > {-1.0 / (bad - 1):.4g})")
+    if isinstance(rho, float):
+        for n in sizes:
+            if (why := _equicorrelation_error(rho, n)) is not None:
+                raise SpecError(t.path, t.name("correlation"), why)
     if isinstance(rho, tuple) and any(len(rho) != n for n in sizes):
         raise SpecError(t.path, t.name("correlation"), f"a {len(rho)} × {len(rho)} matrix "
                         f"needs every n to be {len(rho)}, got n = {list(sizes)}")
@@ -275,11 +291,13 @@ def _finite(t: _Table) -> finite.FiniteSetting:
                         "([[setting.agents]] tables)")
     agents = [_agent(_Table(a, t.path, f"{t.name('agents')}[{i}]"), i, len(outcomes))
               for i, a in enumerate(raw)]
-    names = [a.name for a in agents]
+    names = [a.name for a in agents]           # defaults filled in: "agent 0" may clash
     for i, name in enumerate(names):
         if name in names[:i] or name == "center":
             raise SpecError(t.path, f"{t.name('agents')}[{i}].name", f"{name!r} is taken "
-                            "(agent names are distinct and not 'center')")
+                            "(agent names, given or the default 'agent i', are distinct and "
+                            "not 'center')")
+    _check_scale(t, agents)
     holder = t.integer("holder", minimum=0, default=0)
     if holder >= len(agents):
         raise SpecError(t.path, t.name("holder"), f"must be an agent index 0..{len(agents) - 1}, "
@@ -293,16 +311,45 @@ def _finite(t: _Table) -> finite.FiniteSetting:
         if isinstance(rho, tuple) and len(rho) != len(agents):
             raise SpecError(t.path, t.name("correlation"), f"needs a {len(agents)} × {len(agents)} "
                             f"matrix (one row per agent), got {len(rho)} rows")
-        if isinstance(rho, float) and rho <= -1.0 / (len(agents) - 1):
-            raise SpecError(t.path, t.name("correlation"), f"{rho:g} is not positive definite "
-                            f"for {len(agents)} agents (needs > {-1.0 / (len(agents) - 1):.4g})")
+        if isinstance(rho, float) and (why := _equicorrelation_error(rho, len(agents))):
+            raise SpecError(t.path, t.name("correlation"), why)
         correlation = _copula(rho, len(agents))
     return finite.FiniteSetting(tuple(agents), tuple(outcomes), holder, correlation,
                                 name="finite")
 
 
+MAX_VALUE_SPREAD = 1e6      # largest |value| over the median one
+
+
+def _check_scale(t: _Table, agents) -> None:
+    """Refuse values so spread out that the loss line hides every loss.  A loss is a utility
+    below 1e-12 of the largest |value| the setting allows (as in trade); one outcome worth
+    1e12 to somebody would then make every loss of size 1 invisible, whether or not that
+    outcome is ever chosen."""
+    sizes = [_magnitudes(a) for a in agents]
+    every = np.concatenate(sizes)
+    typical = float(np.median(every[every > 0])) if np.any(every > 0) else 0.0
+    worst = int(np.argmax([m.max() for m in sizes]))
+    largest = float(sizes[worst].max())
+    if typical > 0 and largest > MAX_VALUE_SPREAD * typical:
+        raise SpecError(t.path, f"{t.name('agents')}[{worst}]", f"a value of size {largest:.3g} is "
+                        f"{largest / typical:.3g} times the median {typical:.3g} (at most "
+                        f"{MAX_VALUE_SPREAD:g}): losses are measured against 1e-12 of the largest "
+                        "value, so smaller ones would vanish; rescale or drop that outcome")
+
+
+def _magnitudes(agent) -> np.ndarray:
+    """|value| per outcome at the ends of the type range (per type for a table)."""
+    if isinstance(agent, finite.TableValues):
+        return np.abs(np.asarray(agent.values)).ravel()
+    reach = max(abs(agent.prior.low), abs(agent.prior.high))
+    return np.abs(agent.intercept) + np.abs(agent.slope) * reach
+
+
 def _agent(a: _Table, index: int, outcomes: int):
     name = a.string("name", default=f"agent {index}")
+    if not name.strip() or not name.isprintable():
+        raise SpecError(a.path, a.name("name"), f"must be a printable, non-blank name, got {name!r}")
     if "values" in a.data:
         a.allow("name", "types", "probabilities", "values")
         raw = a.get("values")
@@ -323,9 +370,10 @@ def _agent(a: _Table, index: int, outcomes: int):
         probs = _probabilities(a, "probabilities", len(rows))
         types = a.get("types", None)
         if types is not None and (not isinstance(types, list) or len(types) != len(rows)
-                                  or not all(isinstance(x, str) for x in types)):
-            raise SpecError(a.path, a.name("types"), f"must list {len(rows)} type names "
-                            "(one per row of values)")
+                                  or not all(isinstance(x, str) for x in types)
+                                  or len(set(types)) != len(types)):
+            raise SpecError(a.path, a.name("types"), f"must list {len(rows)} distinct type "
+                            "names (one per row of values)")
         return finite.TableValues(tuple(map(tuple, rows)), tuple(probs), name,
                                   tuple(types or ()))
     a.allow("name", "prior", "intercept", "slope")

@@ -226,3 +226,35 @@ def test_general_affine_path_under_correlation_against_quadrature(rho, rng):
                     * np.exp(-s * s / 2) / np.sqrt(2 * np.pi)
             want = integrate.quad(f, -9, 9, limit=500, epsabs=1e-12)[0]
             assert got[r, i] == pytest.approx(want, abs=1e-7)
+
+
+# --- regressions from adversarial testing ---------------------------------------------------
+
+def test_row_blocks_under_a_copula_give_the_unblocked_result(monkeypatch, rng):
+    """The envelope works in row blocks; each block needs its own conditional laws."""
+    cop = GaussianCopula.equicorrelated(4, 0.6)
+    setting = finite.public_project(4, Uniform(-0.5, 1.0), 0.5, 1, cop)
+    theta = setting.sample(rng, 3000)
+    whole = setting.batch(theta).expected_surplus
+    monkeypatch.setattr(finite, "ROW_BLOCK_ELEMENTS", 4 * 2 * 2 * 100)     # 100-row blocks
+    blocked = setting.batch(theta).expected_surplus
+    np.testing.assert_allclose(blocked, whole, rtol=0, atol=1e-15)
+
+
+def test_correlated_trade_agv_uses_each_buyers_own_table(rng):
+    """With buyer 1 tied to the holder and buyer 2 independent, their ξ differ."""
+    cop = GaussianCopula(((1.0, 0.8, 0.0), (0.8, 1.0, 0.0), (0.0, 0.0, 1.0)))
+    fast = CorrelatedTradeSetting(3, Uniform(), Uniform(), cop)
+    general = finite.trade(3, Uniform(), Uniform(), cop)
+    theta = fast.sample(rng, 5000)
+    np.testing.assert_array_equal(fast.batch(theta).expected_externality,
+                                  general.batch(theta).expected_externality)
+
+
+def test_correlation_zero_is_the_independent_setting_draws_included():
+    from scenarios.setting_spec import SymmetricSpec, TradeSpec
+
+    u = Uniform()
+    assert type(TradeSpec(u, u, 0.0).make(3)) is TradeSetting
+    assert TradeSpec(u, u, ((1.0, 0.0), (0.0, 1.0))).make(2) == TradeSetting(2, u, u)
+    assert SymmetricSpec("public_project", u, 0.1, 0, 0.0).make(3).copula is None

@@ -431,6 +431,20 @@ BAD = [
     ("beta without a", FINITE, ("a = 2.0, ", ""), "setting.agents[1].prior.a", "missing"),
     ("discrete values twice", TABLE, ("values = [0.0, 1.0], prob", "values = [1.0, 1.0], prob"),
      "setting.agents[1].prior.values[1]", "listed twice"),
+    # regressions from adversarial testing
+    ("correlation at the bound", SYMMETRIC, ("correlation = 0.2", "correlation = 0.99999999999"),
+     "setting.correlation", "clear of both ends"),
+    ("negative correlation at the bound", SYMMETRIC, ("correlation = 0.2", "correlation = -0.33333333333"),
+     "setting.correlation", "4 × 4"),
+    ("finite correlation at the bound", FINITE, ("correlation = 0.3", "correlation = -0.99999999999"),
+     "setting.correlation", "2 × 2"),
+    ("blank agent name", FINITE, ('name = "A"', 'name = " "'), "setting.agents[0].name", "non-blank"),
+    ("a name the default takes", FINITE.replace('name = "A"\n', ''), ('name = "B"', 'name = "agent 0"'),
+     "setting.agents[1].name", "is taken"),
+    ("duplicate type names", TABLE, ("probabilities = [0.5, 0.5]", 'types = ["x", "x"]\nprobabilities = [0.5, 0.5]'),
+     "setting.agents[0].types", "distinct"),
+    ("an outcome worth 1e12", FINITE, ("intercept = [0.0, 0.1, 0.2]", "intercept = [0.0, 0.1, -1e12]"),
+     "setting.agents[0]", "rescale or drop"),
 ]
 
 
